@@ -1,0 +1,271 @@
+"""The ``evalkit`` command: a thin layer that parses, calls one library function, renders.
+
+User mistakes (``EvalkitError``) print one line and exit with code 2; bugs keep their
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from evalkit.errors import EvalkitError
+from evalkit.model import KINDS
+from evalkit.segment import DEFAULT_MAX_CHARS
+from evalkit.store import Store
+
+FORMATS = ("table", "csv", "json")
+
+
+def render(result: pd.DataFrame | dict | list, fmt: str) -> str:
+    """Render a DataFrame or a dict for people (``table``) or scripts (``csv``, ``json``)."""
+    if isinstance(result, pd.DataFrame):
+        if fmt == "json":
+            return result.to_json(orient="records", force_ascii=False, indent=2)
+        if fmt == "csv":
+            return result.to_csv(index=False).rstrip("\n")
+        if result.empty:
+            return "(nothing)"
+        shown = result.astype(object).where(result.notna(), "")
+        for column in shown.columns:
+            if shown[column].dtype == object:
+                shown[column] = shown[column].map(_clip)
+        return shown.to_string(index=False)
+    if fmt == "json":
+        return json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    return _plain(result)
+
+
+def _clip(value: Any, width: int = 60) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = " ".join(value.split())
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def _plain(value: Any, indent: int = 0) -> str:
+    pad = "  " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{key}:")
+                lines.append(_plain(item, indent + 1))
+            else:
+                lines.append(f"{pad}{key}: {item if item not in ({}, []) else '-'}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        return "\n".join(
+            f"{pad}- {_plain(v, indent + 1).strip() if isinstance(v, dict | list) else v}"
+            for v in value
+        )
+    return f"{pad}{value}"
+
+
+def _out(args: argparse.Namespace, result: pd.DataFrame | dict | list) -> None:
+    print(render(result, getattr(args, "format", "table")))
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    Store.init(args.dir, actor=args.user).close()
+    _note(f"created evalkit project in {args.dir}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from evalkit.ingest import ingest
+
+    with Store.open(args.project) as store:
+        report = ingest(
+            store,
+            args.paths,
+            kind=args.kind,
+            attributes=args.attributes,
+            id_column=args.id_column,
+            text_columns=args.text_column or (),
+            max_chars=args.max_chars,
+            actor=args.user,
+            progress=sys.stderr.isatty(),
+        )
+    for warning in report.warnings:
+        _note(f"warning: {warning}")
+    for name, source_id in report.unchanged:
+        _note(f"unchanged: {name} is already in the project as '{source_id}'; nothing to do")
+    for skipped in report.skipped:
+        _note(f"skipped: {skipped} (not a supported format)")
+    if args.format == "json":
+        _out(args, report.to_dict())
+    else:
+        print(
+            f"{len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged; {report.excerpts} excerpts, "
+            f"{report.words} words"
+        )
+
+
+def cmd_sources(args: argparse.Namespace) -> None:
+    with Store.open(args.project) as store:
+        frame = store.sources_df()
+    if args.kind:
+        frame = frame[frame["kind"] == args.kind]
+    if args.format == "table":
+        keep = ["source_id", "kind", "date", "participant_id", "sector", "words", "excerpts"]
+        frame = frame[[c for c in keep if c in frame.columns]]
+    _out(args, frame)
+
+
+def cmd_excerpts(args: argparse.Namespace) -> None:
+    with Store.open(args.project) as store:
+        frame = store.excerpts_df(kind=args.kind, source_id=args.source)
+    if args.format == "table":
+        keep = ["excerpt_id", "kind", "speaker", "start", "end", "text"]
+        frame = frame[[c for c in keep if c in frame.columns]]
+    _out(args, frame)
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    with Store.open(args.project) as store:
+        _out(args, store.stats())
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from evalkit.demo import run_demo
+
+    summary = run_demo(args.out, data=args.data, progress=sys.stderr.isatty(), actor=args.user)
+    _out(args, summary)
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    handler: Callable[[argparse.Namespace], None],
+    help_text: str,
+    example: str,
+    *,
+    project: bool = True,
+    formats: bool = True,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    if project:
+        parser.add_argument("--project", "-p", required=True, help="the project folder")
+    if formats:
+        parser.add_argument("--format", "-f", choices=FORMATS, default="table")
+    parser.add_argument("--user", help="who is acting, for the audit log ($EVALKIT_USER)")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Local, private qualitative analysis for CBPR evaluations.",
+        epilog="example:\n  evalkit init myproject && evalkit ingest interviews/ "
+        "--project myproject --kind interview",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _command(
+        subparsers,
+        "init",
+        cmd_init,
+        "create a project folder",
+        "evalkit init taskforce_eval",
+        project=False,
+        formats=False,
+    )
+    p.add_argument("dir", help="folder to create the project in")
+
+    p = _command(
+        subparsers,
+        "ingest",
+        cmd_ingest,
+        "add transcripts, field notes or documents to a project",
+        "evalkit ingest data_sample/interviews --project proj --kind interview "
+        "--attributes data_sample/attributes.csv",
+    )
+    p.add_argument("paths", nargs="+", help="files or folders (walked recursively)")
+    p.add_argument("--kind", "-k", required=True, choices=KINDS)
+    p.add_argument("--attributes", "-a", help="CSV/XLSX of attributes keyed by 'file'")
+    p.add_argument("--id-column", default="id", help="spreadsheets: the respondent ID column")
+    p.add_argument(
+        "--text-column", action="append", help="spreadsheets: a column of answers (repeatable)"
+    )
+    p.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS, help="longest excerpt")
+
+    p = _command(
+        subparsers,
+        "sources",
+        cmd_sources,
+        "list the sources in a project",
+        "evalkit sources --project proj --format csv > sources.csv",
+    )
+    p.add_argument("--kind", "-k", choices=KINDS)
+
+    p = _command(
+        subparsers,
+        "excerpts",
+        cmd_excerpts,
+        "list excerpts with their offsets, text and source attributes",
+        "evalkit excerpts --project proj --kind interview --format json",
+    )
+    p.add_argument("--kind", "-k", choices=KINDS)
+    p.add_argument("--source", "-s", help="only this source ID")
+
+    _command(
+        subparsers,
+        "stats",
+        cmd_stats,
+        "count sources, excerpts, words, codes and codings",
+        "evalkit stats --project proj --format json",
+    )
+
+    p = _command(
+        subparsers,
+        "demo",
+        cmd_demo,
+        "run the whole pipeline on the sample corpus and write a Word report",
+        "evalkit demo --out demo_out",
+        project=False,
+    )
+    p.add_argument("--out", required=True, help="folder for the demo project and report")
+    p.add_argument("--data", help="sample corpus folder (default: the bundled data_sample/)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (2 for a user error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except EvalkitError as error:
+        print(f"evalkit: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `evalkit excerpts ... | head` closes the pipe early; that is not an error.
+        sys.stderr.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

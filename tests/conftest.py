@@ -1,0 +1,107 @@
+"""Fixtures that build tiny inputs under tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalkit.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data_sample"
+SHARED = ROOT.parent / "shared"
+
+
+def make_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """Write a minimal valid PDF whose pages carry the given lines as a real text layer."""
+    objects: list[bytes] = []
+    page_ids = []
+    font_id = 3
+    next_id = 4
+    body: list[tuple[int, bytes]] = []
+    for lines in pages:
+        stream = (
+            b"BT /F1 11 Tf 72 720 Td 14 TL "
+            + b" ".join(
+                b"("
+                + line.replace("\\", "\\\\")
+                .replace("(", "\\(")
+                .replace(")", "\\)")
+                .encode("latin-1")
+                + b") '"
+                for line in lines
+            )
+            + b" ET"
+        )
+        content_id, page_id = next_id, next_id + 1
+        next_id += 2
+        body.append(
+            (content_id, b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        )
+        body.append(
+            (
+                page_id,
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R"
+                b" /Resources << /Font << /F1 %d 0 R >> >> >>" % (content_id, font_id),
+            )
+        )
+        page_ids.append(page_id)
+    objects = [
+        (1, b"<< /Type /Catalog /Pages 2 0 R >>"),
+        (
+            2,
+            b"<< /Type /Pages /Kids [%s] /Count %d >>"
+            % (b" ".join(b"%d 0 R" % i for i in page_ids), len(page_ids)),
+        ),
+        (font_id, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
+        *body,
+    ]
+    objects.sort()
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for number, content in objects:
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, content)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for number in range(1, len(objects) + 1):
+        out += b"%010d 00000 n \n" % offsets[number]
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    path.write_bytes(bytes(out))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Store:
+    store = Store.init(tmp_path / "proj", actor="tester")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def interview_file(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "P07.txt"
+    path.parent.mkdir()
+    path.write_text(
+        "Interviewer: What does your agency do around trafficking?\n\n"
+        "P07: We do immigration legal work. Mostly T-visas for people from nail salons "
+        "and restaurants.\n\nAnd some U-visas too.\n\n"
+        "Interviewer: How did you get involved in the task force?\n\n"
+        "P07: Honestly, by accident. A colleague dragged me to a general meeting in 2016.\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def store_snapshot(store: Store) -> tuple:
+    """Everything a failed command must leave untouched."""
+    c = store.connection
+    return (
+        c.execute("SELECT id, content_hash, attributes FROM sources ORDER BY id").fetchall(),
+        c.execute('SELECT id, start, "end" FROM excerpts ORDER BY id').fetchall(),
+        c.execute("SELECT COUNT(*) FROM audit").fetchone()[0],
+    )

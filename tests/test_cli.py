@@ -1,0 +1,96 @@
+"""The CLI as a user runs it: exit codes, one-line errors, --format json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalkit.cli import main
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "evalkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"EVALKIT_USER": "cli-tester", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_init_ingest_list_and_stats(tmp_path: Path, interview_file: Path) -> None:
+    project = tmp_path / "proj"
+    assert run("init", str(project)).returncode == 0
+    result = run("ingest", str(interview_file), "--project", str(project), "--kind", "interview")
+    assert result.returncode == 0, result.stderr
+    assert "1 added, 0 updated, 0 unchanged; 4 excerpts" in result.stdout
+
+    again = run("ingest", str(interview_file), "-p", str(project), "-k", "interview")
+    assert "unchanged: P07.txt is already in the project as 'P07'" in again.stderr
+
+    stats = json.loads(run("stats", "--project", str(project), "--format", "json").stdout)
+    assert {"sources", "excerpts", "words", "codes", "codings", "coders", "by_kind"} <= set(stats)
+    assert stats["sources"] == 1 and stats["excerpts"] == 4
+    assert stats["by_kind"]["interview"]["words"] == stats["words"]
+
+    rows = json.loads(run("excerpts", "-p", str(project), "--format", "json").stdout)
+    assert {"excerpt_id", "source_id", "kind", "speaker", "start", "end", "text"} <= set(rows[0])
+    assert rows[1]["text"].startswith("We do immigration legal work.")
+
+    csv_out = run("sources", "-p", str(project), "--format", "csv").stdout
+    assert csv_out.splitlines()[0].startswith("source_id,name,kind,words,excerpts")
+
+    table = run("excerpts", "-p", str(project)).stdout
+    assert "excerpt_id" in table and "P07" in table
+
+
+def test_python_dash_m_and_help_example() -> None:
+    result = run("ingest", "--help")
+    assert result.returncode == 0
+    assert "example:" in result.stdout and "evalkit ingest" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("none", ["stats", "--project", "{tmp}/nothing", "--format", "json"], "does not exist"),
+        ("dir", ["sources", "--project", "{tmp}/plain"], "not an evalkit project"),
+        (
+            "project",
+            ["ingest", "{tmp}/x.mp3", "-p", "{tmp}/proj", "-k", "interview"],
+            "unsupported",
+        ),
+        ("project", ["ingest", "{tmp}/x.docx", "-p", "{tmp}/proj", "-k", "document"], ".docx"),
+        ("project", ["ingest", "{tmp}/e.txt", "-p", "{tmp}/proj", "-k", "document"], "empty"),
+        (
+            "project",
+            ["ingest", "{tmp}/ok.txt", "-p", "{tmp}/proj", "-k", "interview", "-a", "{tmp}/a.csv"],
+            "no key column",
+        ),
+    ],
+)
+def test_user_errors_are_one_line_exit_2_no_traceback(
+    tmp_path: Path, setup: str, args: list[str], message: str
+) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "x.mp3").write_bytes(b"ID3")
+    (tmp_path / "x.docx").write_bytes(b"PK\x03\x04 junk")
+    (tmp_path / "e.txt").write_bytes(b"")
+    (tmp_path / "ok.txt").write_text("P01: fine.", encoding="utf-8")
+    (tmp_path / "a.csv").write_text("name,sector\nok.txt,x\n", encoding="utf-8")
+    if setup == "project":
+        run("init", str(tmp_path / "proj"))
+    result = run(*[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("evalkit: error: ") and message in lines[0]
+
+
+def test_main_returns_exit_code_in_process(tmp_path: Path, capsys) -> None:
+    assert main(["stats", "--project", str(tmp_path / "missing")]) == 2
+    assert "project folder does not exist" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""The demo runs the whole pipeline on data_sample/ with the network blocked."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import docx
+import pytest
+from conftest import SAMPLE
+
+from evalkit.demo import SAMPLE_LAYOUT, run_demo
+from evalkit.ingest import SUPPORTED
+from evalkit.store import Store
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise NetworkBlocked("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_sockets_really_are_blocked(no_network: None) -> None:
+    with pytest.raises(NetworkBlocked):
+        socket.create_connection(("example.org", 80))
+
+
+def test_demo_ingests_the_whole_sample_corpus_offline(tmp_path: Path, no_network: None) -> None:
+    summary = run_demo(tmp_path / "out")
+    expected = {
+        kind: sorted(p for p in (SAMPLE / folder).iterdir() if p.suffix.lower() in SUPPORTED)
+        for folder, kind in SAMPLE_LAYOUT
+    }
+    stats = summary["stats"]
+    for kind, files in expected.items():
+        assert stats["by_kind"][kind]["sources"] == len(files), kind
+    with Store.open(summary["project"]) as store:
+        sources = store.sources_df()
+        names = set(sources["name"])
+        assert names == {p.name for files in expected.values() for p in files}
+        interviews = sources[sources["kind"] == "interview"]
+        assert interviews["sector"].notna().all() and interviews["date"].notna().all()
+        assert sources["date"].notna().all()
+        frame = store.excerpts_df()
+        texts = {s.id: s.text for s in store.sources()}
+        for _, row in frame.sample(50, random_state=1).iterrows():
+            assert texts[row["source_id"]][row["start"] : row["end"]] == row["text"]
+    report = docx.Document(summary["report"])
+    body = "\n".join(p.text for p in report.paragraphs)
+    assert "Evaluation corpus overview" in body
+
+
+def test_sample_corpus_meets_its_brief() -> None:
+    interviews = list((SAMPLE / "interviews").iterdir())
+    suffixes = {p.suffix for p in interviews}
+    assert len(interviews) >= 12 and {".docx", ".txt", ".vtt"} <= suffixes
+    assert len(list((SAMPLE / "observations").iterdir())) >= 6
+    documents = list((SAMPLE / "documents").iterdir())
+    assert len(documents) >= 6
+    assert sum(p.suffix == ".pdf" for p in documents) >= 2
+    assert sum(p.suffix == ".docx" for p in documents) >= 2
+
+
+def test_demo_can_run_twice(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "out")
+    second = run_demo(tmp_path / "out")
+    assert first["stats"] == second["stats"]
