@@ -24,11 +24,14 @@ from evalkit.nlp import pipeline
 DEFAULT_MAX_CHARS = 1200
 
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
-_WORD = r"(?:[A-Z][\w'’.\-]*|\d+)"
+_WORD = r"(?:[A-Z][\w'’.\-]*|[a-z]{1,2}['’][A-Z][\w'’.\-]*|\d+)"
+_JOINER = r"(?:de|del|da|van|von|der|la|le|ap|of|the|and|y)"
+# "The Chair (Hon. Anthony Rota (Nipissing, Lib.)):" - one nested level of brackets.
+_NOTE = r"\([^()\n:]*(?:\([^()\n:]*\)[^()\n:]*)?\)"
 TURN_LABEL = re.compile(
     rf"^[ \t]*(?:[\[(](?P<ts1>{_TIME})[\])][ \t]*)?"
-    rf"(?P<label>{_WORD}(?:[ \t]+{_WORD}){{0,3}})"
-    rf"(?:[ \t]*[\[(](?P<ts2>{_TIME})[\])])?[ \t]*:(?:[ \t]+|[ \t]*$)",
+    rf"(?P<label>{_WORD}(?:[ \t]+(?:{_WORD}|{_JOINER})){{0,4}})"
+    rf"(?:[ \t]*[\[(](?P<ts2>{_TIME})[\])]|[ \t]*{_NOTE})?[ \t]*:(?:[ \t]+|[ \t]*$)",
     re.M,
 )
 INTERVIEWER_LABEL = re.compile(
@@ -146,20 +149,14 @@ def parse_turns(text: str) -> list[Unit]:
     """Speaker turns in a transcript: ``Name:``, ``P07:``, ``[00:01:23] Speaker 1:``...
 
     The speech runs from after the label to the next label. Once two speakers have several
-    turns each, a label seen only once is treated as speech ("Honestly: ..."), unless it is an
-    interviewer label or a participant code such as ``P07``.
+    turns each, a one-word label seen only once is treated as speech ("Honestly: ..."),
+    unless it is an interviewer label or a participant code such as ``P07``.
     Text before the first turn (a header) becomes speaker-less paragraphs.
     """
     matches = list(TURN_LABEL.finditer(text))
     counts = Counter(m["label"] for m in matches)
     if sum(1 for n in counts.values() if n > 1) >= 2:
-        matches = [
-            m
-            for m in matches
-            if counts[m["label"]] > 1
-            or _role(m["label"]) == "interviewer"
-            or _ID_LABEL.match(m["label"])
-        ]
+        matches = [m for m in matches if counts[m["label"]] > 1 or _named_speaker(m["label"])]
     pieces: list[Unit] = []
     first = matches[0].start() if matches else len(text)
     pieces.extend(Unit(a, b) for a, b in _paragraphs(text, 0, first))
@@ -187,6 +184,10 @@ def _pieces(source: Source, by: str) -> list[Unit]:
     if by == "turn" or (by == "auto" and source.kind == "interview"):
         return parse_turns(source.text)
     return _sectioned_paragraphs(source.text)
+
+
+def _named_speaker(label: str) -> bool:
+    return len(label.split()) > 1 or _role(label) == "interviewer" or bool(_ID_LABEL.match(label))
 
 
 def _role(speaker: str | None) -> str | None:

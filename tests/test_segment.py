@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SHARED
 
 from evalkit.model import Source, Unit
 from evalkit.segment import parse_turns, segment
@@ -157,3 +158,35 @@ def test_offsets_are_exact_on_unicode_text() -> None:
 def test_max_chars_must_be_sensible() -> None:
     with pytest.raises(ValueError, match="max_chars must be at least 50"):
         segment(source("P01: hi"), max_chars=10)
+
+
+def test_parliamentary_labels_with_notes_in_brackets() -> None:
+    text = (
+        "The Chair (Hon. Anthony Rota (NipissingTimiskaming, Lib.)): I call this meeting to order."
+        "\nMs. Elizabeth May (SaanichGulf Islands, GP): Mr. Chair, thank you."
+        "\nThe Chair: Next we'll go to Ms. Kwan."
+    )
+    assert [(u.speaker, text[u.start : u.end].strip()) for u in parse_turns(text)] == [
+        ("The Chair", "I call this meeting to order."),
+        ("Ms. Elizabeth May", "Mr. Chair, thank you."),
+        ("The Chair", "Next we'll go to Ms. Kwan."),
+    ]
+
+
+QMSUM = SHARED / "data" / "qmsum-committee"
+
+
+@pytest.mark.skipif(not QMSUM.is_dir(), reason="../shared/data/qmsum-committee is not present")
+def test_every_turn_of_real_committee_transcripts_is_found() -> None:
+    import json
+
+    found = expected = 0
+    for meeting in sorted(QMSUM.glob("*/*.json")):
+        turns = json.loads(meeting.read_text(encoding="utf-8"))["meeting_transcripts"]
+        lines = [f"{t['speaker']}: {' '.join(t['content'].split())}" for t in turns]
+        lines = [line for line, t in zip(lines, turns, strict=True) if t["content"].strip()]
+        parsed = [u for u in parse_turns("\n\n".join(lines)) if u.speaker]
+        expected += len(lines)
+        found += len(parsed)
+        assert len(parsed) == len(lines), meeting.name
+    assert expected > 5000 and found == expected
