@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from evalkit.codebook import export_codebook, load_into_project
 from evalkit.errors import EvalkitError
-from evalkit.fileio import save_docx
+from evalkit.fileio import atomic_write, save_docx
 from evalkit.ingest import ingest
 from evalkit.report import overview_report
 from evalkit.store import DB_NAME, Store
@@ -34,6 +35,18 @@ def sample_data_dir() -> Path:
     )
 
 
+def starter_codebook(data: Path) -> Path:
+    """The starter codebook that ships beside the sample corpus."""
+    path = data.parent / "codebooks" / "sf_taskforce.yaml"
+    if not path.is_file():
+        raise EvalkitError(
+            "the starter codebook was not found",
+            path=path,
+            hint="Run the demo from the evalkit source folder",
+        )
+    return path
+
+
 def run_demo(
     out: str | Path,
     *,
@@ -43,12 +56,16 @@ def run_demo(
 ) -> dict[str, Any]:
     """Build a fresh project from the sample corpus in ``out/project`` and write the report.
 
+    Ingests the three source kinds, loads the starter codebook, and writes the Word
+    report and a Word copy of the codebook for community reviewers.
+
     A previous demo project in ``out/project`` is replaced; nothing else in ``out`` is.
 
     Returns
     -------
     dict
-        ``project``, ``report``, ``stats`` (as :meth:`Store.stats`) and ``warnings``.
+        ``project``, ``report``, ``codebook`` (the Word codebook), ``stats`` (as
+        :meth:`Store.stats`) and ``warnings``.
     """
     out = Path(out)
     data = Path(data) if data is not None else sample_data_dir()
@@ -69,10 +86,16 @@ def run_demo(
                 progress=progress,
             )
             warnings.extend(report.warnings)
+        codebook, _, problems = load_into_project(store, starter_codebook(data), actor=actor)
+        warnings.extend(p.format(codebook.title) for p in problems)
+        codebook_path = out / "codebook.docx"
+        with atomic_write(codebook_path) as stream:
+            stream.write(export_codebook(codebook, "docx"))
         report_path = save_docx(overview_report(store), out / "evalkit_report.docx")
         return {
             "project": str(project),
             "report": str(report_path),
+            "codebook": str(codebook_path),
             "stats": store.stats(),
             "warnings": warnings,
         }

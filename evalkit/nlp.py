@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 
 @lru_cache(maxsize=2)
@@ -13,7 +14,11 @@ def pipeline(*, lemmas: bool = False) -> Language:
     """A blank English pipeline with a sentencizer and, if asked, the lookup lemmatizer.
 
     The lemma tables come from the ``spacy-lookups-data`` package, installed locally.
+    spaCy is imported here, not at module load, so that commands that never cut text
+    start quickly.
     """
+    import spacy
+
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     if lemmas:

@@ -75,6 +75,27 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 2: codebook versions, and the codes of the project (kept when retired, so that
+    # codings made under an older version still point at something).
+    """
+    CREATE TABLE codebooks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        version TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        yaml TEXT NOT NULL,
+        origin TEXT,
+        loaded_at TEXT NOT NULL,
+        loaded_by TEXT NOT NULL
+    );
+    CREATE TABLE codes (
+        name TEXT PRIMARY KEY,
+        parent TEXT,
+        guid TEXT,
+        codebook_id INTEGER NOT NULL REFERENCES codebooks (id),
+        retired INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -356,6 +377,62 @@ class Store:
             rows = self.connection.execute(sql.format("WHERE source_id = ?"), (source_id,))
         return [_excerpt(r) for r in rows]
 
+    # -- codebooks -----------------------------------------------------------------------
+
+    def current_codebook_row(self) -> sqlite3.Row | None:
+        return self.connection.execute(
+            "SELECT * FROM codebooks ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+
+    def put_codebook(
+        self,
+        *,
+        title: str,
+        version: str,
+        content_hash: str,
+        yaml_text: str,
+        origin: str | None,
+        codes: list[tuple[str, str | None, str | None]],
+    ) -> int:
+        """Record a codebook version and make its codes current; returns its ID.
+
+        ``codes`` holds ``(name, parent, guid)``. Codes of earlier versions that are not in
+        this one are marked retired, not deleted.
+        """
+        cursor = self._write(
+            "INSERT INTO codebooks (title, version, content_hash, yaml, origin, loaded_at,"
+            " loaded_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (title, version, content_hash, yaml_text, origin, now(), self._actor),
+        )
+        codebook_id = cursor.lastrowid
+        self._write("UPDATE codes SET retired = 1")
+        for name, parent, guid in codes:
+            self._write(
+                "INSERT INTO codes (name, parent, guid, codebook_id, retired)"
+                " VALUES (?, ?, ?, ?, 0) ON CONFLICT (name) DO UPDATE SET"
+                " parent = excluded.parent, guid = excluded.guid,"
+                " codebook_id = excluded.codebook_id, retired = 0",
+                (name, parent, guid, codebook_id),
+            )
+        self.log(
+            "codebook.load",
+            "codebook",
+            str(codebook_id),
+            {"title": title, "version": version, "hash": content_hash, "codes": len(codes)},
+        )
+        return codebook_id
+
+    def codebooks_df(self) -> pd.DataFrame:
+        """Codebook versions loaded into the project, oldest first.
+
+        Columns: ``codebook_id, title, version, content_hash, origin, loaded_at, loaded_by``.
+        """
+        return pd.read_sql_query(
+            "SELECT id AS codebook_id, title, version, content_hash, origin, loaded_at,"
+            " loaded_by FROM codebooks ORDER BY id",
+            self.connection,
+        )
+
     # -- tabular views -------------------------------------------------------------------
 
     def sources_df(self) -> pd.DataFrame:
@@ -458,7 +535,7 @@ class Store:
             "sources": sum(v["sources"] for v in by_kind.values()),
             "excerpts": sum(v["excerpts"] for v in by_kind.values()),
             "words": sum(v["words"] for v in by_kind.values()),
-            "codes": self._count("codes"),
+            "codes": self._count("codes", "COUNT(*) FILTER (WHERE retired = 0)"),
             "codings": self._count("codings"),
             "coders": self._count("codings", "COUNT(DISTINCT coder)"),
             "by_kind": by_kind,

@@ -94,3 +94,47 @@ def test_user_errors_are_one_line_exit_2_no_traceback(
 def test_main_returns_exit_code_in_process(tmp_path: Path, capsys) -> None:
     assert main(["stats", "--project", str(tmp_path / "missing")]) == 2
     assert "project folder does not exist" in capsys.readouterr().err
+
+
+def test_codebook_commands(tmp_path: Path) -> None:
+    from test_codebook import SMALL
+
+    book = tmp_path / "cb.yaml"
+    book.write_text(SMALL, encoding="utf-8")
+    result = run("codebook", "validate", str(book))
+    assert result.returncode == 0 and "valid; 2 codes under 1 themes" in result.stdout
+
+    project = tmp_path / "proj"
+    run("init", str(project))
+    loaded = run("codebook", "load", str(book), "--project", str(project), "--format", "json")
+    assert json.loads(loaded.stdout)["status"] == "loaded"
+    shown = run("codebook", "show", "--project", str(project)).stdout
+    assert "POLICY  Policies" in shown and "    PSSW_POLICY  Prioritizing Safety policy" in shown
+
+    for fmt in ("yaml", "csv", "xlsx", "qdc", "docx"):
+        out = tmp_path / f"export.{fmt}"
+        exported = run("codebook", "export", "-p", str(project), "--format", fmt, "--out", str(out))
+        assert exported.returncode == 0 and out.stat().st_size > 0, exported.stderr
+    assert run("codebook", "diff", str(book), str(tmp_path / "export.yaml")).stdout.strip() == (
+        "no differences"
+    )
+    again = run("codebook", "validate", str(tmp_path / "export.qdc"), "--format", "json")
+    assert json.loads(again.stdout)["valid"] is True
+
+
+def test_codebook_validate_lists_every_problem(tmp_path: Path) -> None:
+    from test_codebook import SMALL
+
+    book = tmp_path / "cb.yaml"
+    book.write_text(SMALL.replace("parent: POLICY", "parent: NOPE").replace("[PSSW", "[X"), "utf-8")
+    result = run("codebook", "validate", str(book))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stdout.count("error: ") == 2
+    assert "line 16: code 'PSSW_POLICY' has parent 'NOPE' which is not defined" in result.stdout
+    assert "evalkit: error: " in result.stderr and "2 error(s)" in result.stderr
+
+
+def test_codebook_export_without_codebook(tmp_path: Path) -> None:
+    run("init", str(tmp_path / "proj"))
+    result = run("codebook", "show", "--project", str(tmp_path / "proj"))
+    assert result.returncode == 2 and "has no codebook yet" in result.stderr

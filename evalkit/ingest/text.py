@@ -85,13 +85,11 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     try:
         meta = yaml.safe_load(header) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        line, problem = yaml_error_location(exc)
         raise InputFileError(
             f"front matter is not valid YAML ({problem})",
             path=path,
-            line=line,
+            line=line + 1 if line is not None else None,  # the opening '---' is line 1
             hint="Fix the header, e.g. 'date: 2024-01-17' with one field per line",
         ) from None
     if not isinstance(meta, dict):
@@ -102,6 +100,13 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
             hint="Write one 'field: value' per line between the '---' lines",
         )
     return meta, body.lstrip("\n")
+
+
+def yaml_error_location(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """The 1-based line and the short description of a YAML parse error."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return (mark.line + 1 if mark is not None else None), problem
 
 
 def read_text(path: Path) -> list[Extracted]:

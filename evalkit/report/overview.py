@@ -33,7 +33,8 @@ def overview_report(store: Store, *, title: str = "Evaluation corpus overview") 
     document.add_heading(title, level=0)
     document.add_paragraph(
         f"Prepared {dt.date.today():%d %B %Y} with evalkit from the project store. "
-        "All text was processed locally. Counts are of de-identified sources as ingested."
+        "All text was processed locally, on this computer. Counts are of the sources as "
+        "ingested."
     )
 
     document.add_heading("Sources by kind", level=1)
@@ -79,5 +80,10 @@ def overview_report(store: Store, *, title: str = "Evaluation corpus overview") 
             cells = table.add_row().cells
             for cell, (key, _) in zip(cells, columns, strict=True):
                 value = record.get(key)
-                cell.text = "" if value is None or value != value else str(value).replace("_", " ")
+                if value is None or value != value:
+                    cell.text = ""
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    cell.text = f"{value:,.0f}"
+                else:
+                    cell.text = str(value).replace("_", " ")
     return document
