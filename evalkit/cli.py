@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -144,7 +145,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from evalkit.demo import run_demo
 
     summary = run_demo(args.out, data=args.data, progress=sys.stderr.isatty(), actor=args.user)
+    agreement = summary.pop("agreement")
+    if args.format == "json":
+        _out(args, {**summary, "agreement": agreement.to_dict()})
+        return
     _out(args, summary)
+    print(f"\nInter-coder agreement, {', '.join(agreement.coders)} ({agreement.n_units} units):")
+    print(agreement.table().round(2).to_string(index=False, na_rep="–"))
 
 
 def cmd_codebook_validate(args: argparse.Namespace) -> None:
@@ -253,6 +260,92 @@ def cmd_codebook_show(args: argparse.Namespace) -> None:
         print(f"domain '{domain}': {', '.join(members)}")
 
 
+def _coder_list(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def cmd_codings_import(args: argparse.Namespace) -> None:
+    from evalkit.codings import import_codings
+
+    with Store.open(args.project) as store:
+        report = import_codings(
+            store,
+            args.file,
+            coder=args.coder,
+            layout=args.layout,
+            add_missing_codes=args.add_missing_codes,
+            actor=args.user,
+        )
+    if report.added_codes:
+        _note(f"added to the codebook (define them): {', '.join(report.added_codes)}")
+    if report.unresolved:
+        _note(f"{report.unresolved} unit(s) had no consensus yet and were skipped")
+    if args.format == "json":
+        _out(args, report.to_dict())
+    else:
+        print(
+            f"imported {report.codings} coding(s) of {report.units} unit(s) by "
+            f"{', '.join(report.coders)} ({report.layout} layout); {report.replaced} replaced"
+        )
+
+
+def cmd_codings_list(args: argparse.Namespace) -> None:
+    with Store.open(args.project) as store:
+        frame = store.codings_df(coders=_coder_list(args.coders))
+    if args.format == "table":
+        frame = frame[["excerpt_id", "coder", "code", "origin", "created_at"]]
+    _out(args, frame)
+
+
+def cmd_agree(args: argparse.Namespace) -> None:
+    from evalkit.agreement import categorical_agreement, code_agreement
+    from evalkit.codings import read_codings_table
+
+    coders = _coder_list(args.coders)
+    if args.file and args.project:
+        raise EvalkitError("give either FILE or --project, not both", hint="See --help")
+    if args.file:
+        if args.categorical:
+            from evalkit.ingest.tabular import load_table, require_columns, spreadsheet_row
+
+            table = load_table(args.file)
+            require_columns(table, ["unit", "coder", "value"], Path(args.file), "categorical")
+            table = table.assign(row=[spreadsheet_row(i) for i in range(len(table))])
+            _out(args, categorical_agreement(table, coders=coders, path=args.file))
+            return
+        codings = read_codings_table(args.file, layout="long")
+    elif args.project:
+        with Store.open(args.project) as store:
+            codings = store.codings_df(coders=coders).rename(columns={"excerpt_id": "unit"})
+            codes = list(store.code_names())
+    else:
+        raise EvalkitError(
+            "give a codings FILE or --project DIR", hint="See 'evalkit agree --help'"
+        )
+    report = code_agreement(codings, coders=coders, codes=codes if args.project else None)
+    if args.format == "json":
+        _out(args, report.to_dict())
+        return
+    table = report.table()
+    if args.format == "csv":
+        _out(args, table)
+        return
+    print(f"{report.n_units} units coded by {', '.join(report.coders)}")
+    print(table.round(3).to_string(index=False, na_rep="–"))
+    for code, notes in report.notes.items():
+        for statistic, reason in notes.items():
+            _note(f"note: {code} {statistic} undefined: {reason}")
+
+
+def cmd_disagreements(args: argparse.Namespace) -> None:
+    from evalkit.codings import disagreements, write_disagreements
+
+    with Store.open(args.project) as store:
+        frame = disagreements(store, _coder_list(args.coders) or [])
+    write_disagreements(frame, args.out)
+    _note(f"wrote {len(frame)} disagreement(s) to {args.out}")
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -280,6 +373,14 @@ def _command(
         parser.add_argument("--format", "-f", choices=FORMATS, default="table")
     parser.add_argument("--user", help="who is acting, for the audit log ($EVALKIT_USER)")
     return parser
+
+
+def _group(
+    subparsers: argparse._SubParsersAction, name: str, help_text: str, description: str
+) -> argparse._SubParsersAction:
+    """A command with actions of its own (``evalkit codebook validate``)."""
+    parser = subparsers.add_parser(name, help=help_text, description=description)
+    return parser.add_subparsers(dest=f"{name}_action", required=True, metavar="ACTION")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,12 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
         "evalkit stats --project proj --format json",
     )
 
-    codebook = subparsers.add_parser(
+    books = _group(
+        subparsers,
         "codebook",
-        help="validate, load, export, compare and show codebooks",
-        description="Codebooks in YAML, CSV, XLSX, REFI-QDA (.qdc) and Word.",
+        "validate, load, export, compare and show codebooks",
+        "Codebooks in YAML, CSV, XLSX, REFI-QDA (.qdc) and Word.",
     )
-    books = codebook.add_subparsers(dest="codebook_command", required=True, metavar="ACTION")
     p = _command(
         books,
         "validate",
@@ -397,6 +498,64 @@ def build_parser() -> argparse.ArgumentParser:
         "show the project's codebook as a tree",
         "evalkit codebook show --project proj",
     )
+
+    coding_actions = _group(
+        subparsers,
+        "codings",
+        "import and list human codings",
+        "Human codings from spreadsheets (long, wide or consensus layout).",
+    )
+    p = _command(
+        coding_actions,
+        "import",
+        cmd_codings_import,
+        "import a coder's codings (CSV/XLSX) into the project",
+        "evalkit codings import data_sample/codings/coder_maria.csv --project proj",
+    )
+    p.add_argument("file")
+    p.add_argument("--coder", help="the coder of this file, if it has no 'coder' column")
+    p.add_argument("--layout", choices=("auto", "long", "wide", "consensus"), default="auto")
+    p.add_argument(
+        "--add-missing-codes",
+        action="store_true",
+        help="add codes that are not in the codebook (as a new codebook version)",
+    )
+    p = _command(
+        coding_actions,
+        "list",
+        cmd_codings_list,
+        "list codings with who made them, when, and from where",
+        "evalkit codings list --project proj --coders maria --format csv",
+    )
+    p.add_argument("--coders", help="comma-separated coder names")
+
+    p = _command(
+        subparsers,
+        "agree",
+        cmd_agree,
+        "inter-coder agreement: percent, Cohen's kappa, Krippendorff's alpha, Gwet's AC1",
+        "evalkit agree codings.csv --format json   |   evalkit agree --project proj --coders a,b",
+        project=False,
+    )
+    p.add_argument("file", nargs="?", help="long CSV/XLSX with unit,coder,code (no project needed)")
+    p.add_argument("--project", "-p", help="compute on a project's codings instead")
+    p.add_argument("--coders", help="comma-separated coder names (default: all)")
+    p.add_argument(
+        "--categorical",
+        action="store_true",
+        help="one variable: read the 'value' column instead of 'code'",
+    )
+
+    p = _command(
+        subparsers,
+        "disagreements",
+        cmd_disagreements,
+        "write the units coders coded differently, for the consensus meeting",
+        "evalkit disagreements --project proj --coders maria,jamal --out consensus.xlsx",
+        formats=False,
+    )
+    p.add_argument("--coders", required=True, help="comma-separated coder names")
+    p.add_argument("--out", "-o", required=True, help=".xlsx, .docx or .csv")
 
     p = _command(
         subparsers,

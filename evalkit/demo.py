@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from evalkit.agreement import code_agreement
 from evalkit.codebook import export_codebook, load_into_project
+from evalkit.codings import import_codings
 from evalkit.errors import EvalkitError
 from evalkit.fileio import atomic_write, save_docx
 from evalkit.ingest import ingest
@@ -56,7 +58,8 @@ def run_demo(
 ) -> dict[str, Any]:
     """Build a fresh project from the sample corpus in ``out/project`` and write the report.
 
-    Ingests the three source kinds, loads the starter codebook, and writes the Word
+    Ingests the three source kinds, loads the starter codebook, imports two coders'
+    codings of a fifth of the excerpts, measures their agreement, and writes the Word
     report and a Word copy of the codebook for community reviewers.
 
     A previous demo project in ``out/project`` is replaced; nothing else in ``out`` is.
@@ -65,7 +68,8 @@ def run_demo(
     -------
     dict
         ``project``, ``report``, ``codebook`` (the Word codebook), ``stats`` (as
-        :meth:`Store.stats`) and ``warnings``.
+        :meth:`Store.stats`), ``agreement`` (an AgreementReport for the sample coders'
+        double-coded excerpts) and ``warnings``.
     """
     out = Path(out)
     data = Path(data) if data is not None else sample_data_dir()
@@ -88,6 +92,12 @@ def run_demo(
             warnings.extend(report.warnings)
         codebook, _, problems = load_into_project(store, starter_codebook(data), actor=actor)
         warnings.extend(p.format(codebook.title) for p in problems)
+        for coder_file in sorted((data / "codings").glob("coder_*.csv")):
+            import_codings(store, coder_file, actor=actor)
+        agreement = code_agreement(
+            store.codings_df().rename(columns={"excerpt_id": "unit"}),
+            codes=[c for c in store.code_names() if c in set(store.codings_df()["code"])],
+        )
         codebook_path = out / "codebook.docx"
         with atomic_write(codebook_path) as stream:
             stream.write(export_codebook(codebook, "docx"))
@@ -97,5 +107,6 @@ def run_demo(
             "report": str(report_path),
             "codebook": str(codebook_path),
             "stats": store.stats(),
+            "agreement": agreement,
             "warnings": warnings,
         }

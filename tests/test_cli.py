@@ -138,3 +138,83 @@ def test_codebook_export_without_codebook(tmp_path: Path) -> None:
     run("init", str(tmp_path / "proj"))
     result = run("codebook", "show", "--project", str(tmp_path / "proj"))
     assert result.returncode == 2 and "has no codebook yet" in result.stderr
+
+
+def test_agree_on_a_long_csv_without_a_project(tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text(
+        "unit,coder,code,text\nu1,ann,X,hello\nu1,ben,X,hello\nu2,ann,,bye\nu2,ben,Y,bye\n",
+        encoding="utf-8",
+    )
+    result = run("agree", str(path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["n_units"] == 2 and data["coders"] == ["ann", "ben"]
+    assert data["codes"]["X"]["cohen_kappa"] == 1.0
+    assert data["codes"]["Y"]["percent_agreement"] == 0.5
+    assert set(data["overall"]) >= {
+        "percent_agreement",
+        "cohen_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "mean_kappa",
+    }
+    table = run("agree", str(path))
+    assert "(pooled)" in table.stdout
+
+
+def test_agree_categorical(tmp_path: Path) -> None:
+    path = tmp_path / "values.csv"
+    rows = ["unit,coder,value"]
+    a = ["yes"] * 50 + ["no"] * 50
+    b = ["yes"] * 35 + ["no"] * 15 + ["yes"] * 15 + ["no"] * 35
+    rows += [f"u{i},a,{v}" for i, v in enumerate(a)] + [f"u{i},b,{v}" for i, v in enumerate(b)]
+    path.write_text("\n".join(rows), encoding="utf-8")
+    data = json.loads(run("agree", str(path), "--categorical", "--format", "json").stdout)
+    assert data["cohen_kappa"] == 0.4 and data["percent_agreement"] == 0.7
+    assert "codes" not in data
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("unit,coder\nu1,a\n", [], "no 'code' column"),
+        ("unit,coder,code\nu1,a,X\nu2,a,Y\n", [], "at least two coders; found 1"),
+        ("unit,coder,value\nu1,a,x\nu1,b,x\nu1,a,y\n", ["--categorical"], "row 4: coder 'a'"),
+        ("unit,value\nu1,x\n", ["--categorical"], "no column 'coder'"),
+    ],
+)
+def test_agree_bad_input(tmp_path: Path, content: str, args: list[str], message: str) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text(content, encoding="utf-8")
+    result = run("agree", str(path), *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_codings_import_agree_and_disagreements_on_a_project(
+    tmp_path: Path, interview_file: Path
+) -> None:
+    from test_codebook import SMALL
+
+    project = tmp_path / "proj"
+    run("init", str(project))
+    run("ingest", str(interview_file), "-p", str(project), "-k", "interview")
+    book = tmp_path / "cb.yaml"
+    book.write_text(SMALL, encoding="utf-8")
+    run("codebook", "load", str(book), "-p", str(project))
+    excerpts = json.loads(run("excerpts", "-p", str(project), "--format", "json").stdout)
+    u1, u2 = [e["excerpt_id"] for e in excerpts if e["speaker"] == "P07"]
+    for coder, codes in {"ann": ["POLICY", "POLICY"], "ben": ["PSSW_POLICY", "POLICY"]}.items():
+        path = tmp_path / f"{coder}.csv"
+        path.write_text(f"unit,code\n{u1},{codes[0]}\n{u2},{codes[1]}\n", encoding="utf-8")
+        result = run("codings", "import", str(path), "-p", str(project), "--coder", coder)
+        assert result.returncode == 0 and "imported 2 coding(s) of 2 unit(s) by" in result.stdout
+    data = json.loads(run("agree", "-p", str(project), "--format", "json").stdout)
+    assert data["coders"] == ["ann", "ben"] and data["n_units"] == 2
+    assert data["codes"]["POLICY"]["percent_agreement"] == 0.5
+    out = tmp_path / "consensus.xlsx"
+    result = run("disagreements", "-p", str(project), "--coders", "ann,ben", "--out", str(out))
+    assert result.returncode == 0 and "wrote 1 disagreement(s)" in result.stderr
+    listed = run("codings", "list", "-p", str(project), "--format", "csv").stdout
+    assert len(listed.splitlines()) == 5  # header and four codings

@@ -34,6 +34,11 @@ def test_sockets_really_are_blocked(no_network: None) -> None:
         socket.create_connection(("example.org", 80))
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return run_demo(tmp_path_factory.mktemp("demo") / "out")
+
+
 def test_demo_ingests_the_whole_sample_corpus_offline(tmp_path: Path, no_network: None) -> None:
     summary = run_demo(tmp_path / "out")
     expected = {
@@ -74,3 +79,14 @@ def test_demo_can_run_twice(tmp_path: Path) -> None:
     first = run_demo(tmp_path / "out")
     second = run_demo(tmp_path / "out")
     assert first["stats"] == second["stats"]
+
+
+def test_sample_codings_cover_a_fifth_of_the_excerpts(demo: dict) -> None:
+    summary = demo
+    agreement = summary["agreement"]
+    assert agreement.coders == ["jamal", "maria"]
+    total = summary["stats"]["excerpts"]
+    assert 0.15 * total <= agreement.n_units <= 0.25 * total
+    # Realistic, not perfect: human-human kappa is typically 0.6-0.95.
+    assert 0.5 < agreement.overall["mean_kappa"] < 0.95
+    assert summary["stats"]["coders"] == 2

@@ -1,0 +1,438 @@
+"""Human codings: import from spreadsheets, disagreement lists, and consensus.
+
+Spreadsheet layouts (CSV or XLSX):
+
+- **long**: one row per (unit, coder, code): columns ``unit`` (or ``excerpt_id``),
+  ``coder``, ``code``. A row with an empty code means the coder coded the unit and
+  applied nothing.
+- **wide**: one row per unit with columns ``Code 1 … Code N`` (and ``coder``).
+- **consensus**: the disagreement sheet evalkit writes, with its ``consensus`` column
+  filled in; codes are separated by ``;`` and ``none`` means no code applies.
+
+Instead of a ``coder`` column, a file may hold one coder's work, named with ``coder=``.
+Hierarchical codes may be written ``parent->child`` or ``parent/child``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from evalkit.errors import CodebookError, EvalkitError, InputFileError
+from evalkit.ingest.tabular import load_table, spreadsheet_row
+from evalkit.store import Store
+
+Layout = Literal["auto", "long", "wide", "consensus"]
+UNIT_COLUMNS = ("unit", "excerpt_id", "id")
+CONSENSUS = "consensus"
+_WIDE_CODE = re.compile(r"^codes?\s*_?\s*\d+$", re.I)
+_HIERARCHY = re.compile(r"\s*(?:->|/|>)\s*")
+
+
+def read_codings_table(
+    path: str | Path, *, coder: str | None = None, layout: Layout = "auto"
+) -> pd.DataFrame:
+    """Read a codings spreadsheet into long form.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit, coder, code, parent, row, text``: ``code`` is ``""`` where the
+        coder applied nothing, ``parent`` the parent written before ``->`` or ``/`` (else
+        ``""``), ``row`` the spreadsheet row, ``text`` the unit's text if the file had a
+        ``text`` column.
+
+    Raises
+    ------
+    InputFileError
+        For a missing unit, coder or code column, naming the columns there are.
+    """
+    path = Path(path)
+    frame = load_table(path)
+    columns = list(frame.columns)
+    if layout == "auto":
+        if "code" in columns:
+            layout = "long"
+        elif any(_WIDE_CODE.match(c) for c in columns):
+            layout = "wide"
+        elif CONSENSUS in columns:
+            layout = "consensus"
+        else:
+            raise InputFileError(
+                f"no 'code' column, no 'Code 1…N' columns and no 'consensus' column"
+                f" (columns are: {', '.join(columns)})",
+                path=path,
+                row=1,
+                hint="Use the long layout unit,coder,code or the wide layout unit,Code 1,Code 2",
+            )
+    unit_column = next((c for c in UNIT_COLUMNS if c in columns), None)
+    if unit_column is None:
+        raise InputFileError(
+            f"no 'unit' or 'excerpt_id' column (columns are: {', '.join(columns)})",
+            path=path,
+            row=1,
+            hint="Add a column naming each coded excerpt",
+        )
+    if layout == "consensus":
+        coder = coder or CONSENSUS
+    if "coder" not in columns and not coder:
+        raise InputFileError(
+            f"no 'coder' column (columns are: {', '.join(columns)})",
+            path=path,
+            row=1,
+            hint="Add a 'coder' column, or name the coder of this file with --coder NAME",
+        )
+    if layout == "long" and "code" not in columns:
+        raise InputFileError("no 'code' column", path=path, row=1, hint="Add one")
+    code_columns = {
+        "long": ["code"],
+        "wide": [c for c in columns if _WIDE_CODE.match(c)],
+        "consensus": [CONSENSUS],
+    }[layout]
+    records: list[dict[str, Any]] = []
+    unresolved = 0
+    for index, row in frame.iterrows():
+        unit = str(row[unit_column]).strip()
+        if not unit:
+            continue
+        row_number = spreadsheet_row(int(index))
+        who = coder or str(row["coder"]).strip()
+        if not who:
+            raise InputFileError(
+                "empty coder", path=path, row=row_number, hint="Fill in who coded this unit"
+            )
+        cells = [str(row[c]).strip() for c in code_columns]
+        if layout == "consensus":
+            if not cells[0]:
+                unresolved += 1
+                continue
+            cells = [] if cells[0].lower() in ("none", "-") else re.split(r"\s*[;,]\s*", cells[0])
+        codes = [c for c in cells if c]
+        text = str(row["text"]) if "text" in columns else ""
+        for code in codes or [""]:
+            parts = [p for p in _HIERARCHY.split(code) if p]
+            records.append(
+                {
+                    "unit": unit,
+                    "coder": who,
+                    "code": parts[-1] if parts else "",
+                    "parent": parts[-2] if len(parts) > 1 else "",
+                    "row": row_number,
+                    "text": text,
+                }
+            )
+    result = pd.DataFrame(records, columns=["unit", "coder", "code", "parent", "row", "text"])
+    result.attrs["unresolved"] = unresolved
+    result.attrs["layout"] = layout
+    return result
+
+
+@dataclass
+class CodingsImport:
+    """What an import did."""
+
+    layout: str
+    coders: list[str]
+    units: int
+    codings: int
+    replaced: int
+    created_sources: list[str] = field(default_factory=list)
+    added_codes: list[str] = field(default_factory=list)
+    unresolved: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def import_codings(
+    store: Store,
+    path: str | Path,
+    *,
+    coder: str | None = None,
+    layout: Layout = "auto",
+    add_missing_codes: bool = False,
+    kind: str = "interview",
+    actor: str | None = None,
+) -> CodingsImport:
+    """Import human codings into a project, as one transaction.
+
+    Units are matched by excerpt ID. A unit that is not an excerpt is created from the
+    file's ``text`` column (one source and one excerpt per unit, for survey responses).
+    Each (unit, coder) in the file replaces that coder's earlier codes on that unit.
+
+    Raises
+    ------
+    CodebookError
+        Listing every code that is not in the codebook (unless ``add_missing_codes``) and
+        every parent that contradicts the codebook.
+    InputFileError
+        Listing units that match no excerpt when there is no ``text`` column.
+    """
+    from evalkit.codebook import project_codebook
+
+    path = Path(path)
+    table = read_codings_table(path, coder=coder, layout=layout)
+    codebook = project_codebook(store)
+    known = store.code_names()
+    if codebook is None and not add_missing_codes:
+        raise CodebookError(
+            "the project has no codebook to check the codes against",
+            path=path,
+            hint="Load one with 'evalkit codebook load', or pass --add-missing-codes",
+        )
+    applied = table[table["code"] != ""]
+    missing = _rows_by(applied[~applied["code"].isin(known)], "code")
+    if missing and not add_missing_codes:
+        raise CodebookError(
+            f"{len(missing)} code(s) not in the codebook: {_listing(missing)}",
+            path=path,
+            hint="Add them to the codebook, fix the spelling, or pass --add-missing-codes",
+        )
+    wrong_parent = applied[
+        (applied["parent"] != "")
+        & applied["code"].isin(known)
+        & (applied["code"].map(known) != applied["parent"])
+    ]
+    if not wrong_parent.empty:
+        first = wrong_parent.iloc[0]
+        raise CodebookError(
+            f"code '{first['code']}' is written under '{first['parent']}', but its parent in"
+            f" the codebook is '{known[first['code']] or '(none)'}'"
+            + (f" (and {len(wrong_parent) - 1} more)" if len(wrong_parent) > 1 else ""),
+            path=path,
+            row=int(first["row"]),
+            hint="Write the code as in the codebook, or update the codebook",
+        )
+
+    excerpts = store.excerpt_ids()
+    unknown_units = table[~table["unit"].isin(excerpts)]
+    new_units: dict[str, str] = {}
+    if not unknown_units.empty:
+        has_text = unknown_units["text"].str.strip().astype(bool)
+        if not has_text.all():
+            rows = _rows_by(unknown_units[~has_text], "unit")
+            raise InputFileError(
+                f"{len(rows)} unit(s) match no excerpt in the project: {_listing(rows)}",
+                path=path,
+                hint="Use excerpt IDs from 'evalkit excerpts', or add a 'text' column to create"
+                " the units",
+            )
+        for unit, group in unknown_units.groupby("unit", sort=False):
+            new_units[str(unit)] = str(group["text"].iloc[0]).strip()
+
+    report = CodingsImport(
+        layout=table.attrs.get("layout", layout),
+        coders=sorted(table["coder"].unique()),
+        units=0,
+        codings=0,
+        replaced=0,
+        unresolved=table.attrs.get("unresolved", 0),
+    )
+    with store.transaction(actor=actor, command="codings import"):
+        if missing:
+            report.added_codes = sorted(missing)
+            _add_codes(store, codebook, report.added_codes, path)
+        for unit, text in new_units.items():
+            report.created_sources.append(_unit_source(store, path, unit, text, kind))
+        counts = store.replace_codings(
+            [(r.unit, r.coder, r.code or None) for r in table.itertuples(index=False)],
+            origin=f"import:{path.name}",
+        )
+    report.units, report.codings, report.replaced = (
+        counts["units"],
+        counts["codings"],
+        counts["replaced"],
+    )
+    return report
+
+
+def _rows_by(frame: pd.DataFrame, column: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for value, row in zip(frame[column], frame["row"], strict=True):
+        found.setdefault(str(value), []).append(int(row))
+    return found
+
+
+def _listing(found: dict[str, list[int]], limit: int = 10) -> str:
+    parts = []
+    for value, rows in list(found.items())[:limit]:
+        shown = ", ".join(map(str, rows[:3])) + ("…" if len(rows) > 3 else "")
+        parts.append(f"'{value}' (row{'s' if len(rows) > 1 else ''} {shown})")
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    return ", ".join(parts) + more
+
+
+def _add_codes(store: Store, codebook, names: list[str], path: Path) -> None:
+    """A new codebook version: the current codes plus the imported names, to be defined."""
+    from dataclasses import replace
+
+    from evalkit.codebook import content_hash, dump_yaml
+    from evalkit.interop.refi_codebook import code_guid
+    from evalkit.model import Code, Codebook
+
+    base = codebook or Codebook(title="Imported codes", codes=(), version="0")
+    added = tuple(
+        Code(name=n, brief="", definition=f"Added when importing codings from {path.name}.")
+        for n in names
+    )
+    version = f"{base.version}+{len(added)} imported"
+    updated = replace(base, codes=base.codes + added, version=version)
+    store.put_codebook(
+        title=updated.title,
+        version=updated.version,
+        content_hash=content_hash(updated),
+        yaml_text=dump_yaml(updated),
+        origin=f"import:{path.name}",
+        codes=[(c.name, c.parent, code_guid(c)) for c in updated.codes],
+    )
+
+
+def _unit_source(store: Store, path: Path, unit: str, text: str, kind: str) -> str:
+    """A one-excerpt source for a unit that exists only in a codings file."""
+    import hashlib
+
+    from evalkit.model import Excerpt, Source
+
+    if store.source(unit) is not None:
+        raise InputFileError(
+            f"unit '{unit}' is the name of a source, not of an excerpt",
+            path=path,
+            hint="Use excerpt IDs from 'evalkit excerpts'",
+        )
+    body = text.strip()
+    source = Source(
+        id=unit,
+        name=f"{path.name}#{unit}",
+        kind=kind,
+        text=body,
+        content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        attributes={"created_from": path.name},
+    )
+    store.put_source(source, [Excerpt(unit, unit, 0, len(body), 1)])
+    return unit
+
+
+# -- consensus -------------------------------------------------------------------------------
+
+
+def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
+    """Units where the coders' codes differ, for the consensus meeting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``excerpt_id, source_id, speaker, text``, one ``codes: CODER`` column per
+        coder, ``differs_on`` (codes some applied and others did not) and an empty
+        ``consensus`` column to fill in (codes separated by ``;``; ``none`` if none apply).
+        Only units coded by at least two of the coders are compared.
+    """
+    if len(coders) < 2:
+        raise EvalkitError(
+            "a disagreement list needs at least two coders", hint="Pass --coders a,b"
+        )
+    codings = store.codings_df(coders=coders)
+    absent = [c for c in coders if c not in set(codings["coder"])]
+    if absent:
+        raise EvalkitError(
+            f"coder(s) {', '.join(absent)} have no codings in the project",
+            path=str(store.folder),
+            hint=f"Coders present: {', '.join(sorted(store.codings_df()['coder'].unique()))}",
+        )
+    sets = (
+        codings.groupby(["excerpt_id", "coder"])["code"]
+        .apply(lambda s: frozenset(c for c in s if c))
+        .unstack()
+    )
+    excerpts = store.excerpts_df().set_index("excerpt_id")
+    rows = []
+    for excerpt_id, row in sets.iterrows():
+        present = {c: row[c] for c in coders if c in row and isinstance(row[c], frozenset)}
+        if len(present) < 2 or len(set(present.values())) == 1:
+            continue
+        union = frozenset().union(*present.values())
+        common = frozenset.intersection(*present.values())
+        info = excerpts.loc[excerpt_id]
+        record = {
+            "excerpt_id": excerpt_id,
+            "source_id": info["source_id"],
+            "speaker": info["speaker"] if isinstance(info["speaker"], str) else "",
+            "text": info["text"],
+        }
+        for coder in coders:
+            codes = present.get(coder)
+            record[f"codes: {coder}"] = (
+                "; ".join(sorted(codes)) or "(none)" if codes is not None else "(not coded)"
+            )
+        record["differs_on"] = "; ".join(sorted(union - common))
+        record[CONSENSUS] = ""
+        rows.append(record)
+    columns = ["excerpt_id", "source_id", "speaker", "text"]
+    columns += [f"codes: {c}" for c in coders] + ["differs_on", CONSENSUS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_disagreements(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Save a disagreement list as .csv, .xlsx (wrapped, frozen header) or .docx."""
+    from evalkit.fileio import atomic_write
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with atomic_write(path) as stream:
+        if suffix == ".csv":
+            stream.write(frame.to_csv(index=False).encode("utf-8-sig"))
+        elif suffix == ".xlsx":
+            _xlsx(frame, stream)
+        elif suffix == ".docx":
+            _docx(frame).save(stream)
+        else:
+            raise InputFileError(
+                f"unsupported format '{suffix}'", path=path, hint="Use .xlsx, .docx or .csv"
+            )
+    return path
+
+
+def _xlsx(frame: pd.DataFrame, stream) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    with pd.ExcelWriter(stream, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name="disagreements", index=False)
+        sheet = writer.sheets["disagreements"]
+        sheet.freeze_panes = "E2"
+        for index, column in enumerate(frame.columns, start=1):
+            letter = sheet.cell(row=1, column=index).column_letter
+            sheet.column_dimensions[letter].width = 70 if column == "text" else 24
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+
+
+def _docx(frame: pd.DataFrame):
+    from docx import Document
+    from docx.shared import Pt
+
+    document = Document()
+    document.styles["Normal"].font.size = Pt(10)
+    document.add_heading("Coding disagreements for the consensus meeting", level=1)
+    document.add_paragraph(
+        f"{len(frame)} excerpts were coded differently. For each one, agree on the codes "
+        "and write them in the consensus box (separate codes with ';', or write 'none')."
+    )
+    coder_columns = [c for c in frame.columns if c.startswith("codes: ")]
+    for _, row in frame.iterrows():
+        document.add_heading(f"{row['excerpt_id']} ({row['source_id']})", level=3)
+        document.add_paragraph(row["text"])
+        table = document.add_table(rows=len(coder_columns) + 2, cols=2)
+        table.style = "Table Grid"
+        for i, column in enumerate(coder_columns):
+            table.cell(i, 0).text = column.removeprefix("codes: ")
+            table.cell(i, 1).text = row[column]
+        table.cell(len(coder_columns), 0).text = "Differs on"
+        table.cell(len(coder_columns), 1).text = row["differs_on"]
+        table.cell(len(coder_columns) + 1, 0).text = "Consensus"
+    return document

@@ -1,0 +1,90 @@
+"""The store's schema: each migration moves it one version forward."""
+
+from __future__ import annotations
+
+DB_NAME = "evalkit.sqlite"
+
+# Append only: each entry moves the schema from version i to i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('interview', 'observation', 'document')),
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        words INTEGER NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        units TEXT,
+        ingested_at TEXT NOT NULL,
+        ingested_by TEXT NOT NULL
+    );
+    CREATE INDEX sources_hash ON sources (content_hash);
+    CREATE TABLE excerpts (
+        id TEXT PRIMARY KEY,
+        source_id TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        speaker TEXT,
+        speaker_role TEXT,
+        section TEXT,
+        t_start REAL,
+        t_end REAL,
+        CHECK (0 <= start AND start < "end")
+    );
+    CREATE INDEX excerpts_source ON excerpts (source_id, ordinal);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        command TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        entity_id TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+    # 2: codebook versions, and the codes of the project (kept when retired, so that
+    # codings made under an older version still point at something).
+    """
+    CREATE TABLE codebooks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        version TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        yaml TEXT NOT NULL,
+        origin TEXT,
+        loaded_at TEXT NOT NULL,
+        loaded_by TEXT NOT NULL
+    );
+    CREATE TABLE codes (
+        name TEXT PRIMARY KEY,
+        parent TEXT,
+        guid TEXT,
+        codebook_id INTEGER NOT NULL REFERENCES codebooks (id),
+        retired INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # 3: codings. A row with code NULL records that the coder coded the excerpt and
+    # applied nothing. Excerpts with codings cannot be deleted (RESTRICT): nothing is lost.
+    """
+    CREATE TABLE codings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        excerpt_id TEXT NOT NULL REFERENCES excerpts (id) ON DELETE RESTRICT,
+        coder TEXT NOT NULL,
+        code TEXT REFERENCES codes (name),
+        codebook_id INTEGER REFERENCES codebooks (id),
+        origin TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX codings_unique ON codings (excerpt_id, coder, IFNULL(code, ''));
+    CREATE INDEX codings_coder ON codings (coder);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
