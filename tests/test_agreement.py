@@ -88,7 +88,7 @@ def frame_of(columns: tuple[list, ...]) -> pd.DataFrame:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(ratings_strategy)
 def test_kappa_matches_sklearn(columns) -> None:
     from sklearn.metrics import cohen_kappa_score
@@ -106,7 +106,7 @@ def test_kappa_matches_sklearn(columns) -> None:
         assert ours == pytest.approx(theirs, abs=1e-9)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(ratings_strategy)
 def test_alpha_matches_the_krippendorff_package(columns) -> None:
     import krippendorff
@@ -123,7 +123,7 @@ def test_alpha_matches_the_krippendorff_package(columns) -> None:
     assert ours == pytest.approx(theirs, abs=1e-9)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(ratings_strategy)
 def test_ac1_matches_irrcac(columns) -> None:
     from irrCAC.raw import CAC
@@ -131,7 +131,8 @@ def test_ac1_matches_irrcac(columns) -> None:
     ratings = frame_of(columns)
     rated = ratings[ratings.notna().any(axis=1)]
     categories = sorted(rated.stack().unique())
-    if (rated.notna().sum(axis=1) >= 2).sum() == 0 or len(categories) < 2:
+    # irrCAC's variance step divides by (units - 1), so it cannot take a single unit.
+    if (rated.notna().sum(axis=1) >= 2).sum() == 0 or len(categories) < 2 or len(rated) < 2:
         return
     theirs = CAC(rated.reset_index(drop=True)).gwet()["est"]["coefficient_value"]
     assert gwet_ac1(ratings) == pytest.approx(theirs, abs=1e-4)
