@@ -16,23 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "qmsum-committee"
+from _common import DEFAULT_CORPUS, in_subprocess, meetings, peak_rss_mb
 
 
 def write_transcripts(corpus: Path, folder: Path, scale: int) -> int:
-    meetings = sorted(corpus.glob("*/*.json"))
-    if not meetings:
-        raise SystemExit(f"no QMSum transcripts under {corpus}")
     words = 0
     for copy in range(scale):
-        for meeting in meetings:
+        for meeting in meetings(corpus):
             turns = json.loads(meeting.read_text(encoding="utf-8"))["meeting_transcripts"]
             lines = [f"Transcript copy {copy + 1} of {meeting.stem}", ""]
             for turn in turns:
@@ -58,7 +52,6 @@ def run_scale(corpus: Path, scale: int) -> dict:
         report = ingest(store, [folder], kind="interview", actor="bench")
         seconds = time.perf_counter() - started
         store.close()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "scale": scale,
         "files": len(report.added),
@@ -66,7 +59,7 @@ def run_scale(corpus: Path, scale: int) -> dict:
         "excerpts": report.excerpts,
         "seconds": round(seconds, 2),
         "words_per_s": round(report.words / seconds),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -79,15 +72,10 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_scale(args.corpus, args.one)))
         return
-    results = []
-    for scale in (int(s) for s in args.scales.split(",")):
-        output = subprocess.run(
-            [sys.executable, __file__, "--one", str(scale), "--corpus", str(args.corpus)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        results.append(json.loads(output.strip().splitlines()[-1]))
+    results = [
+        in_subprocess(__file__, str(scale), "--corpus", str(args.corpus))
+        for scale in (int(s) for s in args.scales.split(","))
+    ]
     base = results[0]["seconds"] / results[0]["words"]
     print(
         json.dumps(

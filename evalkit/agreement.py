@@ -100,7 +100,7 @@ def cohen_kappa(ratings: pd.DataFrame) -> float:
     expected = sum(float(np.mean(first == c)) * float(np.mean(second == c)) for c in categories)
     if math.isclose(expected, 1.0):
         return math.nan
-    return (observed - expected) / (1 - expected)
+    return float((observed - expected) / (1 - expected))
 
 
 def pairwise_cohen_kappa(ratings: pd.DataFrame) -> dict[tuple[str, str], float]:
@@ -138,7 +138,7 @@ def krippendorff_alpha(ratings: pd.DataFrame) -> float:
     if expected == 0:
         return math.nan
     observed = float(((raters**2 - (counts**2).sum(axis=1)) / (raters - 1)).sum())
-    return 1 - (n - 1) * observed / expected
+    return float(1 - (n - 1) * observed / expected)
 
 
 def gwet_ac1(ratings: pd.DataFrame, categories: Sequence[Any] | None = None) -> float:
@@ -169,7 +169,7 @@ def gwet_ac1(ratings: pd.DataFrame, categories: Sequence[Any] | None = None) -> 
     )
     pi = (counts[rated] / raters[rated, None]).mean(axis=0)
     chance = float((pi * (1 - pi)).sum()) / (len(categories) - 1)
-    return (agreement - chance) / (1 - chance)
+    return float((agreement - chance) / (1 - chance))
 
 
 def undefined_reason(statistic: str, ratings: pd.DataFrame) -> str | None:

@@ -8,12 +8,15 @@ from typing import Any
 
 from evalkit.agreement import code_agreement
 from evalkit.codebook import export_codebook, load_into_project
+from evalkit.coding.review import review, run_suggestions
 from evalkit.codings import import_codings
 from evalkit.errors import EvalkitError
 from evalkit.fileio import atomic_write, save_docx
 from evalkit.ingest import ingest
 from evalkit.report import overview_report
 from evalkit.store import DB_NAME, Store
+
+DEMO_ACCEPT_ABOVE = 0.98
 
 # (subfolder of the sample corpus, source kind)
 SAMPLE_LAYOUT = (
@@ -59,7 +62,8 @@ def run_demo(
     """Build a fresh project from the sample corpus in ``out/project`` and write the report.
 
     Ingests the three source kinds, loads the starter codebook, imports two coders'
-    codings of a fifth of the excerpts, measures their agreement, and writes the Word
+    codings of a fifth of the excerpts, measures their agreement, suggests codes for the
+    rest and accepts the most confident as a named reviewer, and writes the Word
     report and a Word copy of the codebook for community reviewers.
 
     A previous demo project in ``out/project`` is replaced; nothing else in ``out`` is.
@@ -69,7 +73,8 @@ def run_demo(
     dict
         ``project``, ``report``, ``codebook`` (the Word codebook), ``stats`` (as
         :meth:`Store.stats`), ``agreement`` (an AgreementReport for the sample coders'
-        double-coded excerpts) and ``warnings``.
+        double-coded excerpts), ``suggestions`` (what was suggested and accepted) and
+        ``warnings``.
     """
     out = Path(out)
     data = Path(data) if data is not None else sample_data_dir()
@@ -98,6 +103,13 @@ def run_demo(
             store.codings_df().rename(columns={"excerpt_id": "unit"}),
             codes=[c for c in store.code_names() if c in set(store.codings_df()["code"])],
         )
+        # Assisted coding: suggestions for the uncoded excerpts, learned from the two
+        # coders. The demo accepts only the most confident ones, as reviewer "maria"; in a
+        # real project a person reads each one (evalkit suggest list / accept / reject).
+        suggested = run_suggestions(store, actor=actor)
+        accepted = review(
+            store, accept=True, reviewer="maria", above=DEMO_ACCEPT_ABOVE, actor="maria"
+        )
         codebook_path = out / "codebook.docx"
         with atomic_write(codebook_path) as stream:
             stream.write(export_codebook(codebook, "docx"))
@@ -108,5 +120,11 @@ def run_demo(
             "codebook": str(codebook_path),
             "stats": store.stats(),
             "agreement": agreement,
+            "suggestions": {
+                "stored": suggested["suggestions"],
+                "model_version": suggested["model_version"],
+                "accepted_by_maria_above": DEMO_ACCEPT_ABOVE,
+                "accepted": accepted["accepted"],
+            },
             "warnings": warnings,
         }

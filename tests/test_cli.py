@@ -218,3 +218,62 @@ def test_codings_import_agree_and_disagreements_on_a_project(
     assert result.returncode == 0 and "wrote 1 disagreement(s)" in result.stderr
     listed = run("codings", "list", "-p", str(project), "--format", "csv").stdout
     assert len(listed.splitlines()) == 5  # header and four codings
+
+
+def test_coder_eval_json_contract(tmp_path: Path) -> None:
+    import pandas as pd
+    from conftest import SAMPLE
+
+    units = pd.read_csv(SAMPLE / "codings" / "units.csv", dtype=str)
+    coders = pd.concat(
+        pd.read_csv(p, dtype=str, keep_default_na=False)
+        for p in sorted((SAMPLE / "codings").glob("coder_*.csv"))
+    )
+    merged = coders.merge(units, left_on="unit", right_on="excerpt_id")
+    path = tmp_path / "coded.csv"
+    merged[["unit", "text", "coder", "code"]].to_csv(path, index=False)
+    result = run("coder-eval", str(path), "--coder", "jamal", "--folds", "3", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"codes", "macro", "recall_at_30pct_effort", "n_units", "folds", "seconds"} <= set(data)
+    assert {"kappa", "human_kappa", "f1"} <= set(data["macro"]) and data["folds"] == 3
+    bad = run("coder-eval", str(path), "--coder", "nobody")
+    assert bad.returncode == 2 and "coder 'nobody' is not in the file" in bad.stderr
+
+
+def test_suggest_and_themes_commands(tmp_path: Path, interview_file: Path) -> None:
+    from test_codebook import SMALL
+
+    project = tmp_path / "proj"
+    run("init", str(project))
+    none_yet = run("suggest", "run", "-p", str(project))
+    assert none_yet.returncode == 2 and "no codebook" in none_yet.stderr
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for i, text in enumerate(
+        [
+            "The pocket card is in my wallet.",
+            "The pocket card came with the bulletin.",
+            "Nobody had a pocket card at the meeting.",
+            "Housing is the gap, always housing.",
+            "The pocket card helped a worker report an assault.",
+            "Data sharing between agencies is thin.",
+        ]
+    ):
+        (notes / f"note{i}.txt").write_text(text, encoding="utf-8")
+    run("ingest", str(notes), "-p", str(project), "-k", "observation")
+    book = tmp_path / "cb.yaml"
+    book.write_text(SMALL, encoding="utf-8")
+    run("codebook", "load", str(book), "-p", str(project))
+    ran = run("suggest", "run", "-p", str(project), "--format", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["model_version"] == "rules-only"
+    listed = json.loads(run("suggest", "list", "-p", str(project), "--format", "json").stdout)
+    assert listed and all(s["code"] == "PSSW_POLICY" for s in listed)
+    first = str(listed[0]["suggestion_id"])
+    accepted = run("suggest", "accept", first, "-p", str(project), "--reviewer", "ana")
+    assert "1 suggestion(s) accepted by ana; 1 coding(s) added for ana" in accepted.stdout
+    picks = json.loads(run("suggest", "next", "-p", str(project), "--n", "2", "-f", "json").stdout)
+    assert len(picks) == 2
+    themes = run("themes", "-p", str(project), "--k", "2", "--format", "json")
+    assert themes.returncode == 0 and len(json.loads(themes.stdout)["themes"]) == 2

@@ -86,5 +86,26 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX codings_unique ON codings (excerpt_id, coder, IFNULL(code, ''));
     CREATE INDEX codings_coder ON codings (coder);
     """,
+    # 4: machine suggestions and their review. A suggestion stays a suggestion until a
+    # person accepts (it then also becomes a coding by that person) or rejects it.
+    """
+    CREATE TABLE suggestions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        excerpt_id TEXT NOT NULL REFERENCES excerpts (id) ON DELETE RESTRICT,
+        code TEXT NOT NULL REFERENCES codes (name),
+        origin TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        rationale TEXT NOT NULL,
+        codebook_id INTEGER REFERENCES codebooks (id),
+        model_version TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'suggested'
+            CHECK (status IN ('suggested', 'accepted', 'rejected')),
+        reviewer TEXT,
+        reviewed_at TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE INDEX suggestions_status ON suggestions (status, confidence);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

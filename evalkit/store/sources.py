@@ -67,10 +67,21 @@ class SourcesMixin:
             )
             status = "added"
         keep = [e.id for e in excerpts]
+        vanishing = (
+            "SELECT id FROM excerpts WHERE source_id = ?"
+            " AND id NOT IN (SELECT value FROM json_each(?))"
+        )
+        params = (source.id, json.dumps(keep))
+        # Unreviewed suggestions for text that is gone are simply withdrawn; human
+        # decisions (codings, reviewed suggestions) must never vanish with it.
+        self._write(
+            f"DELETE FROM suggestions WHERE status = 'suggested' AND excerpt_id IN ({vanishing})",
+            params,
+        )
         coded = self.connection.execute(
-            "SELECT DISTINCT c.excerpt_id FROM codings c JOIN excerpts e ON e.id = c.excerpt_id"
-            " WHERE e.source_id = ? AND c.excerpt_id NOT IN (SELECT value FROM json_each(?))",
-            (source.id, json.dumps(keep)),
+            f"SELECT excerpt_id FROM codings WHERE excerpt_id IN ({vanishing})"
+            f" UNION SELECT excerpt_id FROM suggestions WHERE excerpt_id IN ({vanishing})",
+            params + params,
         ).fetchall()
         if coded:
             raise ProjectError(

@@ -1,0 +1,191 @@
+"""How close does the suggester come to a human coder? Leak-free cross-validation.
+
+Units are split into K folds. For each fold, a fresh :class:`CodeSuggester` is fitted on
+the coder's labels of the other folds only — its TF-IDF vocabulary, models and thresholds
+all come from those — and predicts the held-out fold. The pooled held-out predictions are
+compared with the coder's labels, and with another human coder's agreement on the same
+units where there is one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+from sklearn.model_selection import KFold
+
+from evalkit.coding.suggester import CodeSuggester
+from evalkit.errors import EvalkitError
+from evalkit.model import Codebook
+
+MACRO_MIN_POSITIVES = 10
+EFFORT = 0.30
+
+
+def read_coded_units(path: str | Path) -> pd.DataFrame:
+    """A long ``unit,text,coder,code`` table (CSV or XLSX), blanks as ``""``."""
+    from evalkit.ingest.tabular import load_table, require_columns
+
+    frame = load_table(path)
+    require_columns(frame, ["unit", "text", "coder", "code"], Path(path), "coder-eval")
+    return frame
+
+
+def label_sets(frame: pd.DataFrame, coder: str) -> tuple[list[str], list[str], list[set[str]]]:
+    """Units, their texts and the coder's code sets (an empty set: coded, none applied)."""
+    mine = frame[frame["coder"] == coder]
+    units = list(dict.fromkeys(mine["unit"]))
+    texts = mine.groupby("unit")["text"].first()
+    codes = mine.groupby("unit")["code"].apply(lambda c: {x for x in c if x})
+    return units, [str(texts[u]) for u in units], [codes[u] for u in units]
+
+
+def coder_eval(
+    frame: pd.DataFrame,
+    coder: str,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    codebook: Codebook | None = None,
+    min_examples: int = 8,
+) -> dict[str, Any]:
+    """Cross-validated agreement of the suggester with ``coder``.
+
+    Returns
+    -------
+    dict
+        ``codes`` (per code: ``n_pos, precision, recall, f1, kappa`` and ``human_kappa``
+        where another coder coded the same units; codes too rare for a model carry a
+        ``note``), ``macro`` (means over codes with at least 10 positives),
+        ``recall_at_30pct_effort``, ``n_units``, ``folds``, ``seconds``.
+
+    Raises
+    ------
+    EvalkitError
+        For an unknown coder, or fewer units than folds.
+    """
+    started = time.perf_counter()
+    frame = frame.copy()
+    for column in ("unit", "coder", "code", "text"):
+        frame[column] = frame[column].where(frame[column].notna(), "").astype(str).str.strip()
+    coders = sorted(set(frame["coder"]) - {""})
+    if coder not in coders:
+        raise EvalkitError(
+            f"coder '{coder}' is not in the file",
+            hint=f"Coders in the file: {', '.join(coders) or '(none)'}",
+        )
+    units, texts, truth_sets = label_sets(frame, coder)
+    if folds < 2:
+        raise EvalkitError(f"--folds must be at least 2, got {folds}")
+    if len(units) < folds:
+        raise EvalkitError(
+            f"coder '{coder}' coded {len(units)} unit(s), fewer than the {folds} folds",
+            hint="Use fewer --folds or code more units",
+        )
+    codes = sorted(set().union(*truth_sets))
+    truth = pd.DataFrame(
+        {c: [c in s for s in truth_sets] for c in codes}, index=units, columns=codes
+    ).astype(bool)
+    probabilities = pd.DataFrame(0.0, index=units, columns=codes)
+    decisions = pd.DataFrame(False, index=units, columns=codes)
+    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    text_array = np.array(texts, dtype=object)
+    for train, test in splitter.split(units):
+        model = CodeSuggester(codebook=codebook, min_examples=min_examples, random_state=seed)
+        model.fit(text_array[train].tolist(), [truth_sets[i] for i in train])
+        held_out = text_array[test].tolist()
+        proba = model.predict_proba(held_out)
+        limits = model.thresholds()
+        test_units = [units[i] for i in test]
+        for code in codes:
+            if code in proba.columns:
+                probabilities.loc[test_units, code] = proba[code].to_numpy()
+                decisions.loc[test_units, code] = proba[code].to_numpy() >= limits[code]
+
+    others = [c for c in coders if c != coder]
+    per_code: dict[str, dict[str, Any]] = {}
+    for code in codes:
+        y, predicted = truth[code].to_numpy(), decisions[code].to_numpy()
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y, predicted, average="binary", zero_division=0
+        )
+        entry: dict[str, Any] = {
+            "n_pos": int(y.sum()),
+            "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4),
+            "kappa": _kappa(y, predicted),
+        }
+        human = _human_kappa(frame, coder, others, code)
+        if human is not None:
+            entry["human_kappa"] = human
+        if y.sum() < min_examples:
+            entry["note"] = (
+                f"only {int(y.sum())} positive(s): too few for a model of its own; "
+                "suggested from similarity (cold start)"
+            )
+        per_code[code] = entry
+    macro_codes = [c for c, e in per_code.items() if e["n_pos"] >= MACRO_MIN_POSITIVES]
+    macro = {
+        "n_codes": len(macro_codes),
+        "kappa": _mean(per_code[c]["kappa"] for c in macro_codes),
+        "human_kappa": _mean(per_code[c].get("human_kappa") for c in macro_codes),
+        "f1": _mean(per_code[c]["f1"] for c in macro_codes),
+    }
+    return {
+        "coder": coder,
+        "n_units": len(units),
+        "folds": folds,
+        "seed": seed,
+        "codes": per_code,
+        "macro": macro,
+        "recall_at_30pct_effort": recall_at_effort(probabilities, truth, EFFORT),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def recall_at_effort(
+    probabilities: pd.DataFrame, truth: pd.DataFrame, effort: float
+) -> float | None:
+    """Share of the true (unit, code) pairs found in the top ``effort`` of pairs by confidence."""
+    scores = probabilities.to_numpy().ravel()
+    labels = truth.to_numpy().ravel()
+    if labels.sum() == 0:
+        return None
+    order = np.argsort(-scores, kind="stable")
+    top = order[: int(math.ceil(effort * len(order)))]
+    return round(float(labels[top].sum() / labels.sum()), 4)
+
+
+def _kappa(y: np.ndarray, predicted: np.ndarray) -> float | None:
+    if len(set(y.tolist()) | set(predicted.tolist())) < 2:
+        return None
+    value = cohen_kappa_score(y, predicted)
+    return None if math.isnan(value) else round(float(value), 4)
+
+
+def _human_kappa(frame: pd.DataFrame, coder: str, others: list[str], code: str) -> float | None:
+    values = []
+    mine = frame[frame["coder"] == coder]
+    my_sets = mine.groupby("unit")["code"].apply(set)
+    for other in others:
+        theirs = frame[frame["coder"] == other].groupby("unit")["code"].apply(set)
+        shared = my_sets.index.intersection(theirs.index)
+        if len(shared) == 0:
+            continue
+        a = np.array([code in my_sets[u] for u in shared])
+        b = np.array([code in theirs[u] for u in shared])
+        value = _kappa(a, b)
+        if value is not None:
+            values.append(value)
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def _mean(values) -> float | None:
+    finite = [v for v in values if v is not None]
+    return round(float(np.mean(finite)), 4) if finite else None
