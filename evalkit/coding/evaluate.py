@@ -87,7 +87,11 @@ def coder_eval(
             f"coder '{coder}' coded {len(units)} unit(s), fewer than the {folds} folds",
             hint="Use fewer --folds or code more units",
         )
-    codes = sorted(set().union(*truth_sets))
+    # Every code anyone used (or the codebook defines) is reported, even one this coder
+    # never applied: a code with no positives is a finding, not something to hide.
+    codes = sorted(set().union(*truth_sets) | (set(frame["code"]) - {""}))
+    if codebook is not None:
+        codes = sorted(set(codes) | {c.name for c in codebook.codes})
     truth = pd.DataFrame(
         {c: [c in s for s in truth_sets] for c in codes}, index=units, columns=codes
     ).astype(bool)
@@ -124,7 +128,9 @@ def coder_eval(
         human = _human_kappa(frame, coder, others, code)
         if human is not None:
             entry["human_kappa"] = human
-        if y.sum() < min_examples:
+        if y.sum() == 0:
+            entry["note"] = f"no positives: {coder} never applied this code, so nothing to learn"
+        elif y.sum() < min_examples:
             entry["note"] = (
                 f"only {int(y.sum())} positive(s): too few for a model of its own; "
                 "suggested from similarity (cold start)"
