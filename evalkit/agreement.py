@@ -56,7 +56,7 @@ def _counts(ratings: pd.DataFrame, categories: Sequence[Any]) -> np.ndarray:
 
 
 def _categories(ratings: pd.DataFrame) -> list[Any]:
-    stacked = ratings.stack()
+    stacked = ratings.stack().dropna()
     return sorted(stacked.unique().tolist(), key=str)
 
 
@@ -177,7 +177,7 @@ def undefined_reason(statistic: str, ratings: pd.DataFrame) -> str | None:
     pairable = ratings.notna().sum(axis=1) >= 2
     if not pairable.any():
         return NO_PAIRS
-    values = ratings[pairable].stack().unique()
+    values = ratings[pairable].stack().dropna().unique()
     if statistic == "cohen_kappa":
         if ratings.shape[1] != 2:
             return "Cohen's kappa is for two coders; see the pairwise values"
@@ -369,7 +369,9 @@ def code_agreement(
         judged = ratings[double]
         rows[code] = {
             "n_units": int(double.sum()),
-            "prevalence": float(judged.stack().mean()) if judged.notna().any().any() else math.nan,
+            "prevalence": float(judged.stack().dropna().mean())
+            if judged.notna().any().any()
+            else math.nan,
             **{k: stats[k] for k in STATISTICS},
             "mean_pairwise_kappa": stats.get("mean_pairwise_kappa", math.nan),
         }
