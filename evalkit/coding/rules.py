@@ -25,7 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from spacy.attrs import LOWER, NORM, SENT_START
+import spacy
+from spacy.attrs import LOWER, NORM, ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -71,6 +72,9 @@ class CodebookMatcher:
         self.strings = nlp.vocab.strings
         self.lemmas = _lemma_table(nlp)
         self._norms: dict[int, int] = {}  # LOWER hash -> hash of the lower-cased lemma
+        self.sentence_ends = np.array(
+            [self.strings.add(p) for p in (".", "!", "?", "…", "...", "?!", "!?")], dtype="uint64"
+        )
         self.by_lemma = PhraseMatcher(nlp.vocab, attr="NORM")
         self.by_lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.excluders = PhraseMatcher(nlp.vocab, attr="NORM")
@@ -113,17 +117,6 @@ class CodebookMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         self._set_norms(doc)
-        # Token.sent walks the whole doc each time; look sentence starts up once instead.
-        starts = np.flatnonzero(doc.to_array([SENT_START]) == 1).tolist() or [0]
-        if starts[0] != 0:
-            starts.insert(0, 0)
-
-        def sentence_of(index: int) -> int:
-            return starts[bisect.bisect_right(starts, index) - 1]
-
-        vetoed: set[tuple[str, int]] = set()  # (code, sentence start)
-        for match_id, start, _end in self.excluders(doc):
-            vetoed.add((doc.vocab.strings[match_id], sentence_of(start)))
         found: dict[tuple[str, int, int], str] = {}
         for matcher in (self.by_lemma, self.by_lower):
             for match_id, start, end in matcher(doc):
@@ -136,15 +129,39 @@ class CodebookMatcher:
                 if span is not None and len(span):
                     found.setdefault((code, span.start, span.end), match.group(0))
         spans = []
-        for (code, start, end), term in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            sentence = sentence_of(start)
-            if (code, sentence) in vetoed or self._negated(doc, start, sentence):
-                continue
-            span = Span(doc, start, end, label=code)
-            span._.evalkit_term = term
-            spans.append(span)
+        if found:
+            # Sentences matter only around a match: find them once, and only then.
+            starts = self._sentence_starts(doc)
+
+            def sentence_of(index: int) -> int:
+                return starts[bisect.bisect_right(starts, index) - 1]
+
+            vetoed = {
+                (doc.vocab.strings[match_id], sentence_of(start))
+                for match_id, start, _end in self.excluders(doc)
+            }
+            for (code, start, end), term in sorted(
+                found.items(), key=lambda kv: (kv[0][1], kv[0][0])
+            ):
+                sentence = sentence_of(start)
+                if (code, sentence) in vetoed or self._negated(doc, start, sentence):
+                    continue
+                span = Span(doc, start, end, label=code)
+                span._.evalkit_term = term
+                spans.append(span)
         doc.spans[SPAN_KEY] = spans
         return doc
+
+    def _sentence_starts(self, doc: Doc) -> list[int]:
+        """Sentence starts from the pipeline's sentencizer, else after . ! ? tokens."""
+        if doc.has_annotation("SENT_START"):
+            starts = np.flatnonzero(doc.to_array([SENT_START]) == 1).tolist()
+        else:
+            ends = np.flatnonzero(np.isin(doc.to_array([ORTH]), self.sentence_ends))
+            starts = (ends + 1).tolist()
+        if not starts or starts[0] != 0:
+            starts.insert(0, 0)
+        return starts
 
     def _negated(self, doc: Doc, start: int, sentence: int) -> bool:
         window = doc[max(sentence, start - self.negation_window) : start]
@@ -176,16 +193,17 @@ def make_codebook_matcher(
 def _rule_pipeline(frozen_rules: str) -> Language:
     import json
 
-    # The matcher lemmatizes with the lookup table itself (faster than a lemmatizer pass
-    # that creates a Python object per token), so the pipeline needs only sentences.
-    nlp = pipeline().from_config(pipeline().config)
+    # The matcher lemmatizes with the lookup table itself and finds sentence ends from
+    # punctuation only where it has a match to check: a bare tokenizer is all it needs,
+    # and both shortcuts avoid a Python object per token.
+    nlp = spacy.blank("en")
     nlp.max_length = pipeline().max_length
     nlp.add_pipe("evalkit_codebook_matcher", config={"rules": json.loads(frozen_rules)})
     return nlp
 
 
 def rule_pipeline(codebook: Codebook) -> Language:
-    """A blank English pipeline with a sentencizer and this codebook's matcher."""
+    """``spacy.blank("en")`` with this codebook's matcher."""
     import json
 
     return _rule_pipeline(json.dumps(rules_config(codebook), sort_keys=True))
