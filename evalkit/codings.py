@@ -316,6 +316,24 @@ def _unit_source(store: Store, path: Path, unit: str, text: str, kind: str) -> s
     return unit
 
 
+# -- the team's coding ------------------------------------------------------------------------
+
+
+def team_codes(store: Store) -> dict[str, set[str]]:
+    """The codes the team gives each coded excerpt.
+
+    The ``consensus`` coder's codes where there are any; otherwise every code some human
+    coder (or a reviewer who accepted a suggestion) applied. Excerpts that were coded
+    with nothing applied map to an empty set.
+    """
+    labels: dict[str, set[str]] = {}
+    for excerpt_id, group in store.codings_df().groupby("excerpt_id"):
+        consensus = group[group["coder"] == CONSENSUS]
+        chosen = consensus if not consensus.empty else group
+        labels[excerpt_id] = {c for c in chosen["code"] if isinstance(c, str) and c}
+    return labels
+
+
 # -- consensus -------------------------------------------------------------------------------
 
 

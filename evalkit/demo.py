@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from evalkit import analysis
 from evalkit.agreement import code_agreement
 from evalkit.codebook import export_codebook, load_into_project
 from evalkit.coding.review import review, run_suggestions
@@ -71,7 +72,8 @@ def run_demo(
     Returns
     -------
     dict
-        ``project``, ``report``, ``codebook`` (the Word codebook), ``stats`` (as
+        ``project``, ``report``, ``codebook`` (the Word codebook), ``matrix`` (the
+        participant x domain matrix, XLSX), ``stats`` (as
         :meth:`Store.stats`), ``agreement`` (an AgreementReport for the sample coders'
         double-coded excerpts), ``suggestions`` (what was suggested and accepted) and
         ``warnings``.
@@ -110,6 +112,12 @@ def run_demo(
         accepted = review(
             store, accept=True, reviewer="maria", above=DEMO_ACCEPT_ABOVE, actor="maria"
         )
+        applied = analysis.applied_codes(store, codebook)
+        matrix = analysis.domain_matrix(
+            analysis.domain_summaries(applied, codebook), store.sources_df(), codebook
+        )
+        matrix_path = out / "matrix.xlsx"
+        analysis.write_matrix_xlsx(matrix, matrix_path)
         codebook_path = out / "codebook.docx"
         with atomic_write(codebook_path) as stream:
             stream.write(export_codebook(codebook, "docx"))
@@ -118,6 +126,7 @@ def run_demo(
             "project": str(project),
             "report": str(report_path),
             "codebook": str(codebook_path),
+            "matrix": str(matrix_path),
             "stats": store.stats(),
             "agreement": agreement,
             "suggestions": {

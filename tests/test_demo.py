@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import docx
+import pandas as pd
 import pytest
 from conftest import SAMPLE
 
@@ -90,3 +91,19 @@ def test_sample_codings_cover_a_fifth_of_the_excerpts(demo: dict) -> None:
     # Realistic, not perfect: human-human kappa is typically 0.6-0.95.
     assert 0.5 < agreement.overall["mean_kappa"] < 0.95
     assert summary["stats"]["coders"] == 2
+
+
+def test_demo_writes_the_domain_matrix_and_the_cli_can_too(demo: dict, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    sheets = pd.read_excel(demo["matrix"], sheet_name=None)
+    assert {"interviews", "observations", "documents"} == set(sheets)
+    out = tmp_path / "m.xlsx"
+    result = subprocess.run(
+        [sys.executable, "-m", "evalkit", "matrix", "-p", demo["project"], "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "25 sources x 5 domains" in result.stderr and out.is_file()

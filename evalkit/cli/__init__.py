@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     codebook.register(subparsers)
     coding.register(subparsers)
     assist.register(subparsers)
+    assist.register_analysis(subparsers)
     return parser
 
 

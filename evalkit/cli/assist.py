@@ -211,3 +211,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--codebook", help="optional codebook for rule features and cold start")
+
+
+def cmd_matrix(args: argparse.Namespace) -> None:
+    from evalkit import analysis
+    from evalkit.codebook import project_codebook
+
+    with Store.open(args.project) as store:
+        codebook = project_codebook(store)
+        if codebook is None:
+            raise EvalkitError(
+                "the project has no codebook, so it has no domains",
+                path=args.project,
+                hint="Load one with 'evalkit codebook load FILE --project DIR'",
+            )
+        applied = analysis.applied_codes(store, codebook)
+        summaries = analysis.domain_summaries(applied, codebook)
+        matrix = analysis.domain_matrix(summaries, store.sources_df(), codebook)
+    analysis.write_matrix_xlsx(matrix, args.out)
+    filled = int((matrix[list(codebook.domains)] != "").sum().sum())
+    note(
+        f"wrote {args.out}: {len(matrix)} sources x {len(codebook.domains)} domains,"
+        f" {filled} cells with quotes"
+    )
+    if args.format == "json":
+        out(args, matrix)
+
+
+def register_analysis(subparsers: argparse._SubParsersAction) -> None:
+    p = command(
+        subparsers,
+        "matrix",
+        cmd_matrix,
+        "the participant x domain matrix of key quotes (rapid qualitative analysis), as XLSX",
+        "evalkit matrix --project proj --out matrix.xlsx",
+    )
+    p.add_argument("--out", "-o", required=True, help="the .xlsx to write")

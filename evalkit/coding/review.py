@@ -1,8 +1,8 @@
 """The suggestion workflow on a project: run, review, and choose what to code next.
 
-The suggester learns from the team's human codings. For each excerpt the training label
-is the ``consensus`` coder's codes where there are any, else every code some human coder
-applied. Interviewer turns are neither suggested for nor proposed for coding.
+The suggester learns from the team's human codings (:func:`evalkit.codings.team_codes`:
+the consensus where there is one, else every code a person applied).
+Interviewer turns are neither suggested for nor proposed for coding.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from sklearn.preprocessing import normalize
 from evalkit.codebook import project_codebook
 from evalkit.coding.rules import match_rules
 from evalkit.coding.suggester import CodeSuggester
+from evalkit.codings import team_codes
 from evalkit.errors import CodebookError, EvalkitError
 from evalkit.model import Codebook
 from evalkit.store import Store
-
-CONSENSUS = "consensus"
 
 
 def _codebook(store: Store) -> Codebook:
@@ -39,12 +38,7 @@ def training_data(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(coded, uncoded)`` excerpt tables; ``coded`` has a ``labels`` column of code sets."""
     excerpts = store.excerpts_df()
     excerpts = excerpts[excerpts["speaker_role"] != "interviewer"]
-    codings = store.codings_df()
-    labels: dict[str, set[str]] = {}
-    for excerpt_id, group in codings.groupby("excerpt_id"):
-        consensus = group[group["coder"] == CONSENSUS]
-        chosen = consensus if not consensus.empty else group
-        labels[excerpt_id] = {c for c in chosen["code"] if isinstance(c, str) and c}
+    labels = team_codes(store)
     coded = excerpts[excerpts["excerpt_id"].isin(labels)].copy()
     coded["labels"] = coded["excerpt_id"].map(labels)
     uncoded = excerpts[~excerpts["excerpt_id"].isin(labels)].copy()
