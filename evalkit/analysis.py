@@ -310,13 +310,19 @@ def trim_quote(text: str, max_chars: int = 400) -> tuple[int, int]:
 
 
 def representative_quotes(
-    applied: pd.DataFrame, code: str, *, n: int = 3, max_chars: int = 400
+    applied: pd.DataFrame,
+    code: str,
+    *,
+    n: int = 3,
+    max_chars: int = 400,
+    exclude: set[str] | None = None,
 ) -> pd.DataFrame:
     """Quotes for a code, most central first, spread across participants.
 
     Centrality is the cosine similarity of an excerpt's TF-IDF vector to the centroid of
     all excerpts with the code. Each participant (or source) gives one quote before any
-    gives a second. Quotes are verbatim: ``source.text[start:end]``.
+    gives a second. Quotes are verbatim: ``source.text[start:end]``. Excerpts in
+    ``exclude`` (already quoted elsewhere) are passed over.
 
     Columns: ``code, excerpt_id, source_id, participant, sector, kind, centrality, quote,
     start, end`` (offsets in the source text).
@@ -326,6 +332,8 @@ def representative_quotes(
         .drop_duplicates("excerpt_id")
         .reset_index(drop=True)
     )
+    if exclude:
+        pool = pool[~pool["excerpt_id"].isin(exclude)].reset_index(drop=True)
     columns = ["code", "excerpt_id", "source_id", "participant", "sector", "kind"]
     columns += ["centrality", "quote", "start", "end"]
     if pool.empty:

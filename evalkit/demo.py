@@ -14,7 +14,7 @@ from evalkit.codings import import_codings
 from evalkit.errors import EvalkitError
 from evalkit.fileio import atomic_write, save_docx
 from evalkit.ingest import ingest
-from evalkit.report import overview_report
+from evalkit.report import evaluation_report, overview_report
 from evalkit.store import DB_NAME, Store
 
 DEMO_ACCEPT_ABOVE = 0.98
@@ -121,10 +121,12 @@ def run_demo(
         codebook_path = out / "codebook.docx"
         with atomic_write(codebook_path) as stream:
             stream.write(export_codebook(codebook, "docx"))
-        report_path = save_docx(overview_report(store), out / "evalkit_report.docx")
+        report_path = save_docx(evaluation_report(store), out / "report.docx")
+        overview_path = save_docx(overview_report(store), out / "corpus_overview.docx")
         return {
             "project": str(project),
             "report": str(report_path),
+            "corpus_overview": str(overview_path),
             "codebook": str(codebook_path),
             "matrix": str(matrix_path),
             "stats": store.stats(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -61,8 +62,9 @@ def test_demo_ingests_the_whole_sample_corpus_offline(tmp_path: Path, no_network
         for _, row in frame.sample(50, random_state=1).iterrows():
             assert texts[row["source_id"]][row["start"] : row["end"]] == row["text"]
     report = docx.Document(summary["report"])
-    body = "\n".join(p.text for p in report.paragraphs)
-    assert "Evaluation corpus overview" in body
+    assert "Executive summary" in "\n".join(p.text for p in report.paragraphs)
+    overview = docx.Document(summary["corpus_overview"])
+    assert "Evaluation corpus overview" in "\n".join(p.text for p in overview.paragraphs)
 
 
 def test_sample_corpus_meets_its_brief() -> None:
@@ -107,3 +109,49 @@ def test_demo_writes_the_domain_matrix_and_the_cli_can_too(demo: dict, tmp_path:
     )
     assert result.returncode == 0, result.stderr
     assert "25 sources x 5 domains" in result.stderr and out.is_file()
+
+
+QUOTE = re.compile(r"^“(?P<quote>.*)” — .* \[(?P<excerpt>[^\]]+)\]$", re.S)
+
+
+def test_report_quotes_are_verbatim_under_their_excerpt_ids(demo: dict) -> None:
+    report = docx.Document(demo["report"])
+    quotes = [p.text for p in report.paragraphs if p.style.name == "Quote"]
+    assert len(quotes) >= 15
+    with Store.open(demo["project"]) as store:
+        excerpts = store.excerpts_df().set_index("excerpt_id")
+        texts = {s.id: s.text for s in store.sources()}
+    for paragraph in quotes:
+        match = QUOTE.match(paragraph)
+        assert match, paragraph[:80]
+        row = excerpts.loc[match["excerpt"]]
+        assert match["quote"] in row["text"]
+        assert match["quote"] in texts[row["source_id"]]
+
+
+def test_report_numbers_match_the_project(demo: dict) -> None:
+    report = docx.Document(demo["report"])
+    stats = demo["stats"]
+    summary = next(p.text for p in report.paragraphs if p.text.startswith("This report draws"))
+    assert f"draws on {stats['sources']} sources ({stats['words']:,} words)" in summary
+    assert f"into {stats['excerpts']} excerpts" in summary
+    kinds = report.tables[0]
+    rows = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in kinds.rows[1:]}
+    assert rows["Key-informant interviews"][0] == str(stats["by_kind"]["interview"]["sources"])
+    assert rows["Meeting observations"][1] == str(stats["by_kind"]["observation"]["excerpts"])
+    kappa = f"{demo['agreement'].overall['cohen_kappa']:.2f}"
+    assert any(f"κ = {kappa}" in p.text for p in report.paragraphs)
+    assert len(report.inline_shapes) >= 5  # a chart per theme
+
+
+def test_report_needs_codings_and_is_deterministic(demo: dict, tmp_path: Path) -> None:
+    from evalkit.errors import EvalkitError
+    from evalkit.report import evaluation_report
+
+    empty = Store.init(tmp_path / "empty")
+    with pytest.raises(EvalkitError, match="no codebook.*codebook load"):
+        evaluation_report(empty)
+    with Store.open(demo["project"]) as store:
+        first = [p.text for p in evaluation_report(store).paragraphs]
+        second = [p.text for p in evaluation_report(store).paragraphs]
+    assert first == second

@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     coding.register(subparsers)
     assist.register(subparsers)
     assist.register_analysis(subparsers)
+    assist.register_report(subparsers)
     return parser
 
 

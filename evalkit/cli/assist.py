@@ -247,3 +247,28 @@ def register_analysis(subparsers: argparse._SubParsersAction) -> None:
         "evalkit matrix --project proj --out matrix.xlsx",
     )
     p.add_argument("--out", "-o", required=True, help="the .xlsx to write")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from evalkit.fileio import save_docx
+    from evalkit.report import evaluation_report
+
+    with Store.open(args.project) as store:
+        kwargs = {"title": args.title} if args.title else {}
+        document = evaluation_report(store, seed=args.seed, **kwargs)
+    save_docx(document, args.out)
+    note(f"wrote {args.out}")
+
+
+def register_report(subparsers: argparse._SubParsersAction) -> None:
+    p = command(
+        subparsers,
+        "report",
+        cmd_report,
+        "write the Word evaluation report from a coded project",
+        "evalkit report --project proj --out report.docx --title 'Task force evaluation'",
+        formats=False,
+    )
+    p.add_argument("--out", "-o", required=True, help="the .docx to write")
+    p.add_argument("--title", help="the report's title")
+    p.add_argument("--seed", type=int, default=0, help="seed for emergent themes")
