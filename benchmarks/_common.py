@@ -34,7 +34,10 @@ def peak_rss_mb() -> float:
 
 
 def in_subprocess(script: str, *args: str) -> dict:
-    """Run ``script --one ARGS`` in a fresh interpreter so its peak memory is its own."""
+    """Run ``script --one ARGS`` in a fresh interpreter so its peak memory is its own.
+
+    The measurement prints its JSON as the last line of its output.
+    """
     output = subprocess.run(
         [sys.executable, script, "--one", *args], check=True, capture_output=True, text=True
     ).stdout

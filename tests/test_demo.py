@@ -109,6 +109,25 @@ def test_demo_writes_the_domain_matrix_and_the_cli_can_too(demo: dict, tmp_path:
     )
     assert result.returncode == 0, result.stderr
     assert "25 sources x 5 domains" in result.stderr and out.is_file()
+    report = tmp_path / "r.docx"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evalkit",
+            "report",
+            "-p",
+            demo["project"],
+            "--out",
+            str(report),
+            "--title",
+            "Task force evaluation 2025",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert docx.Document(report).paragraphs[6].text == "Task force evaluation 2025"
 
 
 QUOTE = re.compile(r"^“(?P<quote>.*)” — .* \[(?P<excerpt>[^\]]+)\]$", re.S)
