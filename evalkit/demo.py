@@ -101,9 +101,10 @@ def run_demo(
         warnings.extend(p.format(codebook.title) for p in problems)
         for coder_file in sorted((data / "codings").glob("coder_*.csv")):
             import_codings(store, coder_file, actor=actor)
+        codings = store.codings_df()
         agreement = code_agreement(
-            store.codings_df().rename(columns={"excerpt_id": "unit"}),
-            codes=[c for c in store.code_names() if c in set(store.codings_df()["code"])],
+            codings.rename(columns={"excerpt_id": "unit"}),
+            codes=[c for c in store.code_names() if c in set(codings["code"])],
         )
         # Assisted coding: suggestions for the uncoded excerpts, learned from the two
         # coders. The demo accepts only the most confident ones, as reviewer "maria"; in a

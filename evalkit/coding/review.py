@@ -45,10 +45,10 @@ def training_data(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     return coded.reset_index(drop=True), uncoded.reset_index(drop=True)
 
 
-def fit_project_suggester(store: Store, *, min_examples: int = 8) -> CodeSuggester | None:
-    """A suggester trained on the project's human codings (None with fewer than two)."""
-    codebook = _codebook(store)
-    coded, _ = training_data(store)
+def fit_project_suggester(
+    codebook: Codebook, coded: pd.DataFrame, *, min_examples: int = 8
+) -> CodeSuggester | None:
+    """A suggester trained on the coded excerpts of :func:`training_data` (None under two)."""
     if len(coded) < 2:
         return None
     return CodeSuggester(codebook=codebook, min_examples=min_examples).fit(
@@ -74,7 +74,7 @@ def run_suggestions(
     coded, uncoded = training_data(store)
     texts = uncoded["text"].tolist()
     rows: list[dict[str, Any]] = []
-    model = fit_project_suggester(store, min_examples=min_examples)
+    model = fit_project_suggester(codebook, coded, min_examples=min_examples)
     if model is not None:
         version = model.model_version_
         for excerpt_id, suggestions in zip(
@@ -167,8 +167,8 @@ def next_to_code(
     pandas.DataFrame
         ``excerpt_id, source_id, kind, speaker, uncertainty, closest_code, text``.
     """
-    _codebook(store)
-    _, uncoded = training_data(store)
+    codebook = _codebook(store)
+    coded, uncoded = training_data(store)
     if uncoded.empty:
         return pd.DataFrame(
             columns=[
@@ -182,7 +182,7 @@ def next_to_code(
             ]
         )
     texts = uncoded["text"].tolist()
-    model = fit_project_suggester(store, min_examples=min_examples)
+    model = fit_project_suggester(codebook, coded, min_examples=min_examples)
     if model is not None:
         probabilities = model.predict_proba(texts)
         limits = model.thresholds()

@@ -71,7 +71,8 @@ def evaluation_report(
         )
     applied = analysis.applied_codes(store, codebook)
     sources = store.sources_df()
-    analysis.code_by_sector(applied, sources)  # fails early, naming the fix, without sectors
+    # Computed first: without sectors it fails here, naming the fix, before any writing.
+    by_sector = analysis.code_by_sector(applied, sources)
     stats = store.stats()
     facts = _facts(store, codebook, applied, sources, stats)
 
@@ -81,7 +82,7 @@ def evaluation_report(
     _toc(document)
     _summary(document, facts)
     _methods(document, facts)
-    _findings(document, codebook, applied, sources, facts)
+    _findings(document, codebook, applied, by_sector, facts)
     _tensions(document, applied, sources, codebook)
     _triangulation(document, applied, codebook)
     _emergent(document, store, seed)
@@ -316,9 +317,8 @@ def _chart(values: pd.Series, title: str) -> io.BytesIO:
     return buffer
 
 
-def _findings(document, codebook: Codebook, applied, sources, facts) -> None:
+def _findings(document, codebook: Codebook, applied, by_sector, facts) -> None:
     document.add_heading("Findings by theme", level=1)
-    by_sector = analysis.code_by_sector(applied, sources)
     freq = facts["frequencies"]
     figure_number = 0
     quoted: set[str] = set()  # each excerpt is quoted once in the findings
