@@ -53,6 +53,37 @@ def starter_codebook(data: Path) -> Path:
     return path
 
 
+def ingest_sample(
+    store: Store,
+    data: str | Path | None = None,
+    *,
+    actor: str | None = None,
+    progress: bool = False,
+    key_path: str | Path | None = None,
+) -> list[str]:
+    """Ingest the sample corpus's three kinds, de-identified with its roster
+    (``data_sample/deid/roster.csv``); returns the readers' warnings.
+
+    The sample codings (``data_sample/codings/``) refer to the excerpts this makes.
+    """
+    data = Path(data) if data is not None else sample_data_dir()
+    roster = data / "deid" / "roster.csv"
+    warnings = []
+    for folder, kind in SAMPLE_LAYOUT:
+        report = ingest(
+            store,
+            [data / folder],
+            kind=kind,
+            attributes=data / "attributes.csv" if kind == "interview" else None,
+            roster=roster if roster.is_file() else None,
+            key_path=key_path,
+            actor=actor,
+            progress=progress,
+        )
+        warnings.extend(report.warnings)
+    return warnings
+
+
 def run_demo(
     out: str | Path,
     *,
@@ -86,17 +117,7 @@ def run_demo(
     actor = actor or "evalkit-demo"
     warnings: list[str] = []
     with Store.init(project, actor=actor) as store:
-        for folder, kind in SAMPLE_LAYOUT:
-            attributes = data / "attributes.csv" if kind == "interview" else None
-            report = ingest(
-                store,
-                [data / folder],
-                kind=kind,
-                attributes=attributes,
-                actor=actor,
-                progress=progress,
-            )
-            warnings.extend(report.warnings)
+        warnings.extend(ingest_sample(store, data, actor=actor, progress=progress))
         codebook, _, problems = load_into_project(store, starter_codebook(data), actor=actor)
         warnings.extend(p.format(codebook.title) for p in problems)
         for coder_file in sorted((data / "codings").glob("coder_*.csv")):

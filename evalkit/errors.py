@@ -77,3 +77,11 @@ class AttributesError(EvalkitError):
 
 class CodebookError(EvalkitError):
     """A codebook file is malformed or invalid."""
+
+
+class RosterError(EvalkitError):
+    """A de-identification roster is malformed or contradicts itself."""
+
+
+class PacketError(EvalkitError):
+    """A CAB review packet cannot be read back, or belongs to another project."""

@@ -24,7 +24,8 @@ from evalkit.nlp import pipeline
 DEFAULT_MAX_CHARS = 1200
 
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
-_WORD = r"(?:[A-Z][\w'’.\-]*|[a-z]{1,2}['’][A-Z][\w'’.\-]*|\d+)"
+# A bracketed token is a pseudonym put in by de-identification: "[P07]: ..." is a turn.
+_WORD = r"(?:\[[A-Za-z][\w\- ]{0,30}\]|[A-Z][\w'’.\-]*|[a-z]{1,2}['’][A-Z][\w'’.\-]*|\d+)"
 _JOINER = r"(?:de|del|da|van|von|der|la|le|ap|of|the|and|y)"
 # "The Chair (Hon. Anthony Rota (Nipissing, Lib.)):" - one nested level of brackets.
 _NOTE = r"\([^()\n:]*(?:\([^()\n:]*\)[^()\n:]*)?\)"
@@ -162,7 +163,7 @@ def parse_turns(text: str) -> list[Unit]:
     pieces.extend(Unit(a, b) for a, b in _paragraphs(text, 0, first))
     for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following else len(text)
-        label = match["label"].strip()
+        label = _unbracket(match["label"].strip())
         stamp = match["ts1"] or match["ts2"]
         pieces.append(
             Unit(
@@ -174,6 +175,10 @@ def parse_turns(text: str) -> list[Unit]:
             )
         )
     return pieces
+
+
+def _unbracket(label: str) -> str:
+    return label[1:-1] if re.fullmatch(r"\[[^\[\]]+\]", label) else label
 
 
 def _pieces(source: Source, by: str) -> list[Unit]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,14 @@ def make_pdf(path: Path, pages: list[list[str]]) -> Path:
     )
     path.write_bytes(bytes(out))
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def key_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """De-identification keys go to a temporary folder, never the tester's home."""
+    folder = tmp_path_factory.mktemp("keys")
+    os.environ["EVALKIT_KEY_DIR"] = str(folder)
+    return folder
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from conftest import SAMPLE
 from evalkit import analysis
 from evalkit.codebook import load_into_project, project_codebook
 from evalkit.codings import import_codings
+from evalkit.demo import ingest_sample
 from evalkit.errors import EvalkitError
-from evalkit.ingest import ingest
 from evalkit.model import Code, Codebook
 from evalkit.store import Store
 
@@ -21,9 +21,7 @@ from evalkit.store import Store
 @pytest.fixture(scope="module")
 def coded(tmp_path_factory: pytest.TempPathFactory):
     store = Store.init(tmp_path_factory.mktemp("analysis") / "proj", actor="t")
-    ingest(store, [SAMPLE / "interviews"], kind="interview", attributes=SAMPLE / "attributes.csv")
-    ingest(store, [SAMPLE / "observations"], kind="observation")
-    ingest(store, [SAMPLE / "documents"], kind="document")
+    ingest_sample(store, SAMPLE)
     load_into_project(store, SAMPLE.parent / "codebooks" / "sf_taskforce.yaml")
     for path in sorted((SAMPLE / "codings").glob("coder_*.csv")):
         import_codings(store, path)

@@ -19,8 +19,8 @@ from evalkit.coding.rules import SPAN_KEY, match_rules, rules_config
 from evalkit.coding.suggester import CodeSuggester, kappa_threshold
 from evalkit.coding.themes import find_themes
 from evalkit.codings import import_codings
+from evalkit.demo import ingest_sample
 from evalkit.errors import CodebookError, EvalkitError
-from evalkit.ingest import ingest
 from evalkit.model import Code, Codebook
 from evalkit.store import Store
 
@@ -197,9 +197,7 @@ def test_coder_eval_bad_input(sample_long: pd.DataFrame) -> None:
 @pytest.fixture
 def sample_project(tmp_path: Path) -> Store:
     store = Store.init(tmp_path / "proj", actor="t")
-    ingest(store, [SAMPLE / "interviews"], kind="interview", attributes=SAMPLE / "attributes.csv")
-    ingest(store, [SAMPLE / "observations"], kind="observation")
-    ingest(store, [SAMPLE / "documents"], kind="document")
+    ingest_sample(store, SAMPLE)
     yield store
     store.close()
 

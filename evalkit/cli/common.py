@@ -66,6 +66,14 @@ def note(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def report_key(path) -> None:
+    if path is not None:
+        note(
+            f"warning: the de-identification key (real names and details) was written to"
+            f" {path}; keep it private and out of shared folders"
+        )
+
+
 def coder_list(value: str | None) -> list[str] | None:
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 

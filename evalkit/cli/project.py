@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evalkit.cli.common import command, note, out
+from evalkit.cli.common import command, note, out, report_key
 from evalkit.model import KINDS
 from evalkit.segment import DEFAULT_MAX_CHARS
 from evalkit.store import Store
@@ -28,11 +28,22 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             id_column=args.id_column,
             text_columns=args.text_column or (),
             max_chars=args.max_chars,
+            roster=args.roster,
+            deidentify=not args.no_deid,
+            key_path=args.key,
             actor=args.user,
             progress=sys.stderr.isatty(),
         )
     for warning in report.warnings:
         note(f"warning: {warning}")
+    if args.no_deid:
+        note("warning: de-identification was turned off; names and contact details are stored")
+    report_key(report.key_path)
+    if report.candidates:
+        note(
+            f"{len(report.candidates)} capitalised name(s) are not on the roster and were left"
+            f" as they are; list them with 'evalkit deid --project {args.project} --dry-run'"
+        )
     for name, source_id in report.unchanged:
         note(f"unchanged: {name} is already in the project as '{source_id}'; nothing to do")
     for skipped in report.skipped:
@@ -113,6 +124,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--text-column", action="append", help="spreadsheets: a column of answers (repeatable)"
     )
     p.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS, help="longest excerpt")
+    p.add_argument("--roster", help="CSV/XLSX of real names and their pseudonyms")
+    p.add_argument(
+        "--key", help="where the de-identification key goes (default: outside the project)"
+    )
+    p.add_argument(
+        "--no-deid",
+        action="store_true",
+        help="store text as it is (public documents only): no names or details replaced",
+    )
 
     p = command(
         subparsers,

@@ -9,11 +9,22 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.deid import (
+    Replacement,
+    Roster,
+    candidates_for,
+    default_key_path,
+    deidentify_extracted,
+    key_rows,
+    load_roster,
+    write_key,
+)
 from evalkit.errors import InputFileError
 from evalkit.ingest.attributes import load_attributes, match_attributes
 from evalkit.ingest.base import Extracted, iso_date
@@ -50,9 +61,15 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     excerpts: int = 0
     words: int = 0
+    deid: dict[str, dict[str, int]] = field(default_factory=dict)
+    candidates: list[dict] = field(default_factory=list)
+    key_path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "deid": self.deid,
+            "candidates": self.candidates,
+            "key_file": str(self.key_path) if self.key_path else None,
             "added": self.added,
             "updated": self.updated,
             "unchanged": [{"file": f, "source_id": s} for f, s in self.unchanged],
@@ -151,6 +168,9 @@ def ingest(
     id_column: str = "id",
     text_columns: Sequence[str] = (),
     max_chars: int = DEFAULT_MAX_CHARS,
+    roster: Roster | str | Path | None = None,
+    deidentify: bool = True,
+    key_path: str | Path | None = None,
     actor: str | None = None,
     progress: bool = False,
 ) -> IngestReport:
@@ -171,6 +191,15 @@ def ingest(
         columns. Each row becomes one source.
     max_chars
         Longest excerpt before it is cut at sentence boundaries.
+    roster
+        A :class:`~evalkit.deid.Roster` or the path of a roster CSV/XLSX: names on it are
+        replaced by their pseudonyms.
+    deidentify
+        Replace names and contact details before anything is stored (the default). Turn it
+        off only for public documents.
+    key_path
+        Where the key file (what was replaced, real names included) goes; by default
+        outside the project folder, see :func:`evalkit.deid.default_key_path`.
     actor
         Who is ingesting (for the audit log); defaults to ``$EVALKIT_USER`` or the login.
     progress
@@ -196,9 +225,14 @@ def ingest(
     files, skipped = collect_files(paths, tables=bool(text_columns))
     report = IngestReport(skipped=skipped)
 
+    if isinstance(roster, str | Path):
+        roster = load_roster(roster)
     extracted: list[tuple[Path, Extracted]] = []
+    replaced: dict[str, list[Replacement]] = {}
     for path in tqdm(files, desc="reading", unit="file", disable=not progress, file=sys.stderr):
         for item in read_file(path, id_column=id_column, text_columns=text_columns):
+            if deidentify:
+                item, replaced[_name(path, item)] = deidentify_extracted(item, roster)
             extracted.append((path, item))
             report.warnings.extend(item.warnings)
 
@@ -243,6 +277,12 @@ def ingest(
             )
         )
 
+    if deidentify:
+        kept = {s.name: s.id for s in pending}
+        for name, items in replaced.items():
+            if name in kept:
+                report.deid[kept[name]] = dict(Counter(r.type for r in items))
+        report.candidates = candidates_for(pending, roster=roster).to_dict(orient="records")
     cut = segment_many(pending, max_chars=max_chars)
     with store.transaction(actor=actor, command="ingest"):
         for source in pending:
@@ -255,8 +295,22 @@ def ingest(
                 "ingest",
                 "project",
                 None,
-                {"kind": kind, "added": report.added, "updated": report.updated},
+                {
+                    "kind": kind,
+                    "added": report.added,
+                    "updated": report.updated,
+                    "deidentified": deidentify,
+                    "roster": len(roster.entries) if roster is not None else 0,
+                    "replaced": report.deid,
+                },
             )
+    rows = [row for source in pending for row in key_rows(source.id, replaced.get(source.name, ()))]
+    if rows:
+        report.key_path = write_key(
+            key_path or default_key_path(store.project_id),
+            rows,
+            replace_sources=[s.id for s in pending],
+        )
     return report
 
 

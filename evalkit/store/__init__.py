@@ -17,11 +17,12 @@ from typing import Any
 
 from evalkit.store.base import StoreBase, default_actor, now
 from evalkit.store.coding import CodingMixin
+from evalkit.store.reviews import ReviewsMixin
 from evalkit.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 from evalkit.store.sources import SourcesMixin
 
 
-class Store(SourcesMixin, CodingMixin, StoreBase):
+class Store(SourcesMixin, CodingMixin, ReviewsMixin, StoreBase):
     """An open project: sources, excerpts, codebooks and codings, with an audit log.
 
     Use :meth:`Store.init` or :meth:`Store.open`, not the constructor.

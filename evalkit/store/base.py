@@ -137,6 +137,11 @@ class StoreBase:
         self.close()
 
     @property
+    def project_id(self) -> str:
+        """A random ID made when the project was created (or migrated to schema 5)."""
+        return self.connection.execute("SELECT value FROM project WHERE key = 'id'").fetchone()[0]
+
+    @property
     def schema_version(self) -> int:
         return self.connection.execute("PRAGMA user_version").fetchone()[0]
 

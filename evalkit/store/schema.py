@@ -107,5 +107,35 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX suggestions_status ON suggestions (status, confidence);
     """,
+    # 5: the project's own ID (CAB packets carry it, so a packet from another project is
+    # refused), the packets handed to reviewers, and the reviewers' decisions. A decision
+    # is never updated: a changed mind is a new row, and the latest row counts.
+    """
+    CREATE TABLE project (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO project (key, value) VALUES ('id', lower(hex(randomblob(16))));
+    CREATE TABLE packets (
+        id TEXT PRIMARY KEY,
+        reviewer TEXT NOT NULL,
+        selection TEXT NOT NULL,
+        items TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        packet_id TEXT NOT NULL REFERENCES packets (id),
+        ref INTEGER NOT NULL,
+        excerpt_id TEXT NOT NULL REFERENCES excerpts (id) ON DELETE RESTRICT,
+        code TEXT NOT NULL REFERENCES codes (name),
+        reviewer TEXT NOT NULL,
+        decision TEXT CHECK (decision IN ('agree', 'disagree', 'unsure')),
+        comment TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX reviews_unique
+        ON reviews (packet_id, ref, reviewer, IFNULL(decision, ''), comment);
+    CREATE INDEX reviews_excerpt ON reviews (excerpt_id, code);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

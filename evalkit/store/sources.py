@@ -13,6 +13,9 @@ from evalkit.errors import ProjectError
 from evalkit.model import Excerpt, Source, Unit
 from evalkit.store.base import now
 
+# Tables whose rows are someone's work on an excerpt.
+EXCERPT_WORK = ("codings", "suggestions", "reviews")
+
 
 class SourcesMixin:
     def source_id_for_hash(self, content_hash: str) -> str | None:
@@ -31,10 +34,14 @@ class SourcesMixin:
     def source_names(self) -> set[str]:
         return {r[0] for r in self.connection.execute("SELECT name FROM sources")}
 
-    def put_source(self, source: Source, excerpts: list[Excerpt]) -> str:
+    def put_source(
+        self, source: Source, excerpts: list[Excerpt], *, renames: dict[str, str] | None = None
+    ) -> str:
         """Insert or replace a source and its excerpts; returns ``"added"`` or ``"updated"``.
 
         Excerpts whose ID survives keep their row, so later work attached to them stays.
+        ``renames`` maps old excerpt IDs to new ones whose text is the same passage with
+        some words replaced (de-identification): codings, suggestions and reviews move.
         """
         existing = self.connection.execute(
             "SELECT id FROM sources WHERE id = ?", (source.id,)
@@ -67,34 +74,6 @@ class SourcesMixin:
             )
             status = "added"
         keep = [e.id for e in excerpts]
-        vanishing = (
-            "SELECT id FROM excerpts WHERE source_id = ?"
-            " AND id NOT IN (SELECT value FROM json_each(?))"
-        )
-        params = (source.id, json.dumps(keep))
-        # Unreviewed suggestions for text that is gone are simply withdrawn; human
-        # decisions (codings, reviewed suggestions) must never vanish with it.
-        self._write(
-            f"DELETE FROM suggestions WHERE status = 'suggested' AND excerpt_id IN ({vanishing})",
-            params,
-        )
-        coded = self.connection.execute(
-            f"SELECT excerpt_id FROM codings WHERE excerpt_id IN ({vanishing})"
-            f" UNION SELECT excerpt_id FROM suggestions WHERE excerpt_id IN ({vanishing})",
-            params + params,
-        ).fetchall()
-        if coded:
-            raise ProjectError(
-                f"source '{source.id}' changed, and {len(coded)} coded excerpt(s) would be lost"
-                f" ({', '.join(r[0] for r in coded[:5])}{'…' if len(coded) > 5 else ''})",
-                path=source.name,
-                hint="Keep the earlier file, or ingest the new one under another name",
-            )
-        self._write(
-            "DELETE FROM excerpts WHERE source_id = ?"
-            " AND id NOT IN (SELECT value FROM json_each(?))",
-            (source.id, json.dumps(keep)),
-        )
         self.connection.executemany(
             'INSERT INTO excerpts (id, source_id, ordinal, start, "end", speaker, speaker_role,'
             " section, t_start, t_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -117,6 +96,37 @@ class SourcesMixin:
                 for e in excerpts
             ],
         )
+        moved = self._move_excerpt_work(renames or {}, set(keep))
+        vanishing = (
+            "SELECT id FROM excerpts WHERE source_id = ?"
+            " AND id NOT IN (SELECT value FROM json_each(?))"
+        )
+        params = (source.id, json.dumps(keep))
+        # Unreviewed suggestions for text that is gone are simply withdrawn; human
+        # decisions (codings, reviewed suggestions, CAB reviews) must never vanish with it.
+        self._write(
+            f"DELETE FROM suggestions WHERE status = 'suggested' AND excerpt_id IN ({vanishing})",
+            params,
+        )
+        coded = self.connection.execute(
+            " UNION ".join(
+                f"SELECT excerpt_id FROM {table} WHERE excerpt_id IN ({vanishing})"
+                for table in EXCERPT_WORK
+            ),
+            params * len(EXCERPT_WORK),
+        ).fetchall()
+        if coded:
+            raise ProjectError(
+                f"source '{source.id}' changed, and {len(coded)} coded excerpt(s) would be lost"
+                f" ({', '.join(r[0] for r in coded[:5])}{'…' if len(coded) > 5 else ''})",
+                path=source.name,
+                hint="Keep the earlier file, or ingest the new one under another name",
+            )
+        self._write(
+            "DELETE FROM excerpts WHERE source_id = ?"
+            " AND id NOT IN (SELECT value FROM json_each(?))",
+            (source.id, json.dumps(keep)),
+        )
         self.log(
             f"source.{'update' if existing else 'add'}",
             "source",
@@ -126,9 +136,24 @@ class SourcesMixin:
                 "kind": source.kind,
                 "hash": source.content_hash,
                 "excerpts": len(excerpts),
+                "moved": moved,
             },
         )
         return status
+
+    def _move_excerpt_work(self, renames: dict[str, str], new_ids: set[str]) -> dict[str, str]:
+        moved = {}
+        for old, new in renames.items():
+            if old == new or new not in new_ids:
+                continue
+            for table in EXCERPT_WORK:
+                # OR IGNORE: a coding that already exists on the new excerpt is the same
+                # decision; the old row then stays and the check below refuses to drop it.
+                self._write(
+                    f"UPDATE OR IGNORE {table} SET excerpt_id = ? WHERE excerpt_id = ?", (new, old)
+                )
+            moved[old] = new
+        return moved
 
     def sources(self, ids: Iterable[str] | None = None) -> list[Source]:
         rows = self.connection.execute("SELECT * FROM sources ORDER BY id").fetchall()

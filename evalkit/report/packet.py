@@ -1,0 +1,202 @@
+"""CAB review packets as Word documents and workbooks that reviewers fill in by hand.
+
+The layout is part of a contract with :mod:`evalkit.cab`, which reads the packets back:
+one table per code, with the columns in :data:`COLUMNS`, and the packet's identity in the
+document properties (Word) or a hidden sheet (Excel).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from docx import Document
+from docx.document import Document as DocumentType
+from docx.enum.section import WD_ORIENT
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
+
+from evalkit.model import Codebook
+from evalkit.report.codebook_doc import _header, set_widths
+
+COLUMNS = ("No.", "Excerpt", "Source", "Suggested by", "Your view", "Comment")
+WIDTHS_CM = (1.2, 10.5, 3.0, 3.0, 3.3, 5.5)
+CHOICES = ("Agree", "Disagree", "Unsure")
+BOX, TICKED = "\u2610", "\u2612"
+IDENTITY_PREFIX = "evalkit-packet"
+INSTRUCTIONS = (
+    "Thank you for reviewing these passages. Each table below is about one code: a label "
+    "the evaluation team puts on passages that talk about the same thing. Read the short "
+    "description of the code, then each passage.",
+    "For each passage, tick one box: Agree if the label fits the passage, Disagree if it "
+    "does not, Unsure if you cannot tell. You can click a box in Word, put an X in it, or "
+    "write your answer in words. Use the Comment column for anything you want the team to "
+    "know. Leave a row blank to skip it.",
+    "Names and contact details have been replaced with labels such as [P07] or [PHONE]. "
+    "Please do not add names. Keep the numbers in the first column and the table layout as "
+    "they are, so your answers can be read back.",
+)
+
+
+def identity(project_id: str, packet_id: str) -> str:
+    return f"{IDENTITY_PREFIX} {project_id} {packet_id}"
+
+
+def packet_document(
+    items: pd.DataFrame,
+    codebook: Codebook | None,
+    *,
+    reviewer: str,
+    project_id: str,
+    packet_id: str,
+    title: str = "Community review packet",
+) -> DocumentType:
+    """A landscape Word document: instructions, then per code its description and a table.
+
+    ``items`` has the columns of :func:`evalkit.cab.packet_items`.
+    """
+    document = Document()
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = section.page_height, section.page_width
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Cm(1.5))
+    document.styles["Normal"].font.name = "Calibri"
+    document.styles["Normal"].font.size = Pt(10.5)
+    properties = document.core_properties
+    properties.identifier = identity(project_id, packet_id)
+    properties.title = title
+    properties.subject = f"Review by {reviewer}"
+    properties.author = "evalkit"
+
+    document.add_heading(title, level=0)
+    document.add_paragraph(
+        f"Prepared for {reviewer} on {dt.date.today().isoformat()}. "
+        f"{len(items)} passage(s) under {items['code'].nunique()} code(s)."
+    )
+    for text in INSTRUCTIONS:
+        document.add_paragraph(text)
+
+    for code, rows in items.groupby("code", sort=False):
+        document.add_heading(code.replace("_", " ").title() + f" ({code})", level=1)
+        described = _describe(codebook, code)
+        if described:
+            document.add_paragraph(described)
+        table = document.add_table(rows=1, cols=len(COLUMNS))
+        table.style = "Table Grid"
+        _header(table.rows[0], COLUMNS)
+        for item in rows.itertuples():
+            cells = table.add_row().cells
+            cells[0].text = str(item.ref)
+            cells[1].text = item.text
+            cells[2].text = item.source_label
+            cells[3].text = item.origin_label
+            _choices(cells[4])
+            cells[5].text = ""
+        set_widths(table, WIDTHS_CM)
+    return document
+
+
+def packet_workbook(
+    items: pd.DataFrame,
+    codebook: Codebook | None,
+    *,
+    reviewer: str,
+    project_id: str,
+    packet_id: str,
+):
+    """The same packet as an openpyxl Workbook: one sheet, a drop-down for the view."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Review"
+    headers = (
+        "No.",
+        "Code",
+        "What the code means",
+        "Excerpt",
+        "Source",
+        "Suggested by",
+        "Your view",
+        "Comment",
+    )
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for item in items.itertuples():
+        sheet.append(
+            [
+                item.ref,
+                item.code,
+                _describe(codebook, item.code),
+                item.text,
+                item.source_label,
+                item.origin_label,
+                "",
+                "",
+            ]
+        )
+    choice = DataValidation(type="list", formula1='"' + ",".join(CHOICES) + '"', allow_blank=True)
+    sheet.add_data_validation(choice)
+    if len(items):
+        choice.add(f"G2:G{len(items) + 1}")
+    for column, width in zip("ABCDEFGH", (6, 18, 40, 80, 16, 18, 12, 40), strict=True):
+        sheet.column_dimensions[column].width = width
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    hidden = workbook.create_sheet("evalkit")
+    hidden.append(["identity", identity(project_id, packet_id)])
+    hidden.append(["reviewer", reviewer])
+    hidden.sheet_state = "hidden"
+    workbook.properties.identifier = identity(project_id, packet_id)
+    return workbook
+
+
+def _describe(codebook: Codebook | None, code: str) -> str:
+    if codebook is None:
+        return ""
+    try:
+        found = codebook.code(code)
+    except KeyError:
+        return ""
+    return found.brief or found.definition
+
+
+def _choices(cell) -> None:
+    """Three lines, each a Word check box (a content control a click ticks) and a label."""
+    cell.text = ""
+    for i, label in enumerate(CHOICES):
+        paragraph = cell.paragraphs[0] if i == 0 else cell.add_paragraph()
+        paragraph._p.append(_checkbox())
+        paragraph.add_run(f" {label}")
+
+
+def _checkbox():
+    sdt = OxmlElement("w:sdt")
+    properties = OxmlElement("w:sdtPr")
+    box = OxmlElement("w14:checkbox")
+    for tag, value in (("w14:checked", "0"),):
+        element = OxmlElement(tag)
+        element.set(qn("w14:val"), value)
+        box.append(element)
+    for tag, char in (("w14:checkedState", "2612"), ("w14:uncheckedState", "2610")):
+        element = OxmlElement(tag)
+        element.set(qn("w14:val"), char)
+        element.set(qn("w14:font"), "MS Gothic")
+        box.append(element)
+    properties.append(box)
+    sdt.append(properties)
+    content = OxmlElement("w:sdtContent")
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:t")
+    text.text = BOX
+    run.append(text)
+    content.append(run)
+    sdt.append(content)
+    return sdt
