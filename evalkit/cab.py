@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -584,66 +585,71 @@ def _squash(text: str) -> str:
 # -- agreement ------------------------------------------------------------------------------
 
 
-def cab_agreement(store) -> dict[str, pd.DataFrame]:
-    """Agreement among CAB reviewers, and between each reviewer and each coder.
+def cab_ratings(store) -> pd.DataFrame:
+    """Items x raters: 1 where the code applies, 0 where it does not, NaN where not rated.
 
-    Each (excerpt, code) a reviewer decided on is an item: Agree means the code applies,
-    Disagree that it does not; Unsure counts as not rated. A coder's rating of an item is
-    whether they applied that code to an excerpt they coded.
+    Items are the (excerpt, code) pairs some CAB reviewer decided on (Agree = 1,
+    Disagree = 0, Unsure = not rated). Coders rate an item when they coded its excerpt:
+    1 if they applied the code. Columns are ``reviewer:NAME`` and ``coder:NAME``.
+    """
+    reviews = store.reviews_df()
+    reviews = reviews[reviews["decision"].isin(["agree", "disagree"])]
+    frame = reviews.assign(
+        rater="reviewer:" + reviews["reviewer"],
+        value=(reviews["decision"] == "agree").astype(float),
+    ).pivot_table(index=["excerpt_id", "code"], columns="rater", values="value", aggfunc="last")
+    codings = store.codings_df()
+    for coder, group in codings.groupby("coder"):
+        applied = set(zip(group["excerpt_id"], group["code"], strict=True))
+        coded = set(group["excerpt_id"])
+        frame[f"coder:{coder}"] = [
+            float((e, c) in applied) if e in coded else math.nan for e, c in frame.index
+        ]
+    return frame
+
+
+def cab_agreement(store) -> dict[str, Any]:
+    """Agreement among CAB reviewers, and between each reviewer and each coder.
 
     Returns
     -------
     dict
-        ``"reviewers"``: Krippendorff's α (nominal) and the pairwise percent agreement and
-        Cohen's κ among reviewers; ``"coders"``: per reviewer and coder, the items both
-        rated, percent agreement and Cohen's κ.
+        ``"alpha"``: Krippendorff's α (nominal) among all reviewers; ``"reviewers"``: per
+        pair of reviewers, ``items`` both rated, ``percent`` agreement and Cohen's
+        ``kappa``; ``"coders"``: the same per reviewer and coder. See :func:`cab_ratings`
+        for what counts as a rating.
     """
     from evalkit.agreement import cohen_kappa, krippendorff_alpha, percent_agreement
 
-    reviews = store.reviews_df()
-    reviews = reviews[reviews["decision"].isin(["agree", "disagree"])]
-    ratings = {
-        reviewer: {(r.excerpt_id, r.code): int(r.decision == "agree") for r in group.itertuples()}
-        for reviewer, group in reviews.groupby("reviewer")
-    }
-    codings = store.codings_df()
-    coders: dict[str, dict[tuple[str, str], int]] = {}
-    items = {key for rated in ratings.values() for key in rated}
-    for coder, group in codings.groupby("coder"):
-        applied = set(zip(group["excerpt_id"], group["code"], strict=True))
-        coded = set(group["excerpt_id"])
-        coders[coder] = {(e, c): int((e, c) in applied) for e, c in items if e in coded}
+    ratings = cab_ratings(store)
+    reviewers = [c for c in ratings.columns if c.startswith("reviewer:")]
+    coders = [c for c in ratings.columns if c.startswith("coder:")]
 
-    def pair(a: dict, b: dict) -> dict[str, Any]:
-        shared = sorted(set(a) & set(b))
-        x, y = [a[k] for k in shared], [b[k] for k in shared]
+    def pair(a: str, b: str) -> dict[str, Any]:
+        both = ratings[[a, b]].dropna()
         return {
-            "items": len(shared),
-            "percent": percent_agreement(x, y) if shared else float("nan"),
-            "kappa": cohen_kappa(x, y) if len(shared) > 1 else float("nan"),
+            "items": len(both),
+            "percent": percent_agreement(both) if len(both) else math.nan,
+            "kappa": cohen_kappa(both) if len(both) else math.nan,
         }
 
-    names = sorted(ratings)
+    def name(column: str) -> str:
+        return column.split(":", 1)[1]
+
     among = [
-        {"reviewer_a": a, "reviewer_b": b, **pair(ratings[a], ratings[b])}
-        for i, a in enumerate(names)
-        for b in names[i + 1 :]
+        {"reviewer_a": name(a), "reviewer_b": name(b), **pair(a, b)}
+        for i, a in enumerate(reviewers)
+        for b in reviewers[i + 1 :]
     ]
-    alpha = float("nan")
-    if len(names) > 1:
-        keys = sorted(items)
-        matrix = [[ratings[n].get(k) for k in keys] for n in names]
-        alpha = krippendorff_alpha(matrix)
     against = [
-        {"reviewer": r, "coder": c, **pair(ratings[r], coders[c])}
-        for r in names
-        for c in sorted(coders)
+        {"reviewer": name(r), "coder": name(c), **pair(r, c)} for r in reviewers for c in coders
     ]
+    alpha = krippendorff_alpha(ratings[reviewers]) if len(reviewers) > 1 else math.nan
     return {
+        "alpha": alpha,
         "reviewers": pd.DataFrame(
             among, columns=["reviewer_a", "reviewer_b", "items", "percent", "kappa"]
         ),
-        "alpha": alpha,
         "coders": pd.DataFrame(against, columns=["reviewer", "coder", "items", "percent", "kappa"]),
     }
 

@@ -344,9 +344,12 @@ def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``excerpt_id, source_id, speaker, text``, one ``codes: CODER`` column per
-        coder, ``differs_on`` (codes some applied and others did not) and an empty
-        ``consensus`` column to fill in (codes separated by ``;``; ``none`` if none apply).
-        Only units coded by at least two of the coders are compared.
+        coder, ``differs_on`` (codes some applied and others did not), ``cab_flags``
+        (community reviewers' Disagree / Unsure decisions and comments, see
+        :mod:`evalkit.cab`) and an empty ``consensus`` column to fill in (codes separated
+        by ``;``; ``none`` if none apply). Only units coded by at least two of the coders
+        are listed; those the coders agree on are listed too when a CAB reviewer flagged
+        them.
     """
     if len(coders) < 2:
         raise EvalkitError(
@@ -362,14 +365,16 @@ def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
         )
     sets = (
         codings.groupby(["excerpt_id", "coder"])["code"]
-        .apply(lambda s: frozenset(c for c in s if c))
+        .apply(lambda s: frozenset(c for c in s if isinstance(c, str) and c))
         .unstack()
     )
     excerpts = store.excerpts_df().set_index("excerpt_id")
+    flags = _cab_flags(store)
     rows = []
     for excerpt_id, row in sets.iterrows():
         present = {c: row[c] for c in coders if c in row and isinstance(row[c], frozenset)}
-        if len(present) < 2 or len(set(present.values())) == 1:
+        flagged = flags.get(excerpt_id, "")
+        if len(present) < 2 or (len(set(present.values())) == 1 and not flagged):
             continue
         union = frozenset().union(*present.values())
         common = frozenset.intersection(*present.values())
@@ -386,11 +391,27 @@ def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
                 "; ".join(sorted(codes)) or "(none)" if codes is not None else "(not coded)"
             )
         record["differs_on"] = "; ".join(sorted(union - common))
+        record["cab_flags"] = flagged
         record[CONSENSUS] = ""
         rows.append(record)
     columns = ["excerpt_id", "source_id", "speaker", "text"]
-    columns += [f"codes: {c}" for c in coders] + ["differs_on", CONSENSUS]
+    columns += [f"codes: {c}" for c in coders] + ["differs_on", "cab_flags", CONSENSUS]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _cab_flags(store: Store) -> dict[str, str]:
+    """Excerpt -> what CAB reviewers disagreed with or were unsure of, with comments."""
+    from evalkit.cab import review_flags
+
+    found: dict[str, list[str]] = {}
+    for flag in review_flags(store).itertuples():
+        text = f"{flag.reviewer} {flag.decision}s with {flag.code}"
+        if flag.decision == "unsure":
+            text = f"{flag.reviewer} is unsure of {flag.code}"
+        if flag.comment:
+            text += f": “{flag.comment}”"
+        found.setdefault(flag.excerpt_id, []).append(text)
+    return {excerpt: "; ".join(items) for excerpt, items in found.items()}
 
 
 def write_disagreements(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -438,19 +459,22 @@ def _docx(frame: pd.DataFrame):
     document.styles["Normal"].font.size = Pt(10)
     document.add_heading("Coding disagreements for the consensus meeting", level=1)
     document.add_paragraph(
-        f"{len(frame)} excerpts were coded differently. For each one, agree on the codes "
+        f"{len(frame)} excerpts were coded differently or flagged by community reviewers. "
+        "For each one, agree on the codes "
         "and write them in the consensus box (separate codes with ';', or write 'none')."
     )
     coder_columns = [c for c in frame.columns if c.startswith("codes: ")]
     for _, row in frame.iterrows():
         document.add_heading(f"{row['excerpt_id']} ({row['source_id']})", level=3)
         document.add_paragraph(row["text"])
-        table = document.add_table(rows=len(coder_columns) + 2, cols=2)
+        labelled = [(c.removeprefix("codes: "), row[c]) for c in coder_columns]
+        labelled.append(("Differs on", row["differs_on"]))
+        if row.get("cab_flags"):
+            labelled.append(("Community review", row["cab_flags"]))
+        labelled.append(("Consensus", ""))
+        table = document.add_table(rows=len(labelled), cols=2)
         table.style = "Table Grid"
-        for i, column in enumerate(coder_columns):
-            table.cell(i, 0).text = column.removeprefix("codes: ")
-            table.cell(i, 1).text = row[column]
-        table.cell(len(coder_columns), 0).text = "Differs on"
-        table.cell(len(coder_columns), 1).text = row["differs_on"]
-        table.cell(len(coder_columns) + 1, 0).text = "Consensus"
+        for i, (label, value) in enumerate(labelled):
+            table.cell(i, 0).text = label
+            table.cell(i, 1).text = value
     return document

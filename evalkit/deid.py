@@ -432,8 +432,16 @@ def candidates(
     labelled = set(texts) if transcripts is None else set(transcripts)
     found: dict[str, dict] = {}
     for source_id, text in texts.items():
-        for match in _RUN.finditer(text):
-            words = [w for w in match.group(0).split() if w not in _NOT_NAMES]
+        for found_run in _RUN.finditer(text):
+            # "Then Kevin Luu", "Officer Reyes": the leading common word is context.
+            tokens = list(re.finditer(r"\S+", found_run.group(0)))
+            while tokens and tokens[0].group(0) in _NOT_NAMES:
+                tokens.pop(0)
+            if not tokens:
+                continue
+            start = found_run.start() + tokens[0].start()
+            run = text[start : found_run.end()]
+            words = [w for w in run.split() if w not in _NOT_NAMES]
             if not words or any(w.lower() in lower_words for w in words):
                 continue
             name = " ".join(words)
@@ -441,9 +449,9 @@ def candidates(
                 continue
             if any(_fold(name) in k for k in skip if " " in k):
                 continue
-            before = text[max(0, match.start() - 40) : match.start()]
-            after = text[match.end() : match.end() + 3]
-            reason = _reason(before, after, words, match.group(0), source_id in labelled)
+            before = text[max(0, start - 40) : start]
+            after = text[found_run.end() : found_run.end() + 3]
+            reason = _reason(before, after, words, run, source_id in labelled)
             if reason is None:
                 continue
             item = found.setdefault(
@@ -452,9 +460,9 @@ def candidates(
             item["count"] += 1
             item["sources"].add(source_id)
             if item["example"] is None:
-                left = text[max(0, match.start() - 50) : match.start()]
-                right = text[match.end() : match.end() + 50]
-                item["example"] = " ".join(f"…{left}{match.group(0)}{right}…".split())
+                left = text[max(0, start - 50) : start]
+                right = text[found_run.end() : found_run.end() + 50]
+                item["example"] = " ".join(f"…{left}{run}{right}…".split())
     records = [
         {
             "candidate": name,
@@ -516,8 +524,7 @@ def _reason(before: str, after: str, words: list[str], run: str, labels: bool) -
         return "speaker label"
     if after[:2] in ("'s", "’s"):
         return "possessive"
-    sentence_start = not before.strip() or before.rstrip()[-1:] in '.!?:"“—'
-    if len(words) >= 2 and len(run.split()) == len(words) and not sentence_start:
+    if len(words) >= 2 and len(run.split()) == len(words):
         return "capitalised words in a row"
     return None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from evalkit import analysis
 from evalkit.agreement import code_agreement
+from evalkit.cab import make_packet
 from evalkit.codebook import export_codebook, load_into_project
 from evalkit.coding.review import review, run_suggestions
 from evalkit.codings import import_codings
@@ -93,17 +94,19 @@ def run_demo(
 ) -> dict[str, Any]:
     """Build a fresh project from the sample corpus in ``out/project`` and write the report.
 
-    Ingests the three source kinds, loads the starter codebook, imports two coders'
-    codings of a fifth of the excerpts, measures their agreement, suggests codes for the
-    rest and accepts the most confident as a named reviewer, and writes the Word
-    report and a Word copy of the codebook for community reviewers.
+    Ingests the three source kinds (de-identified with the sample roster), loads the
+    starter codebook, imports two coders' codings of a fifth of the excerpts, measures
+    their agreement, suggests codes for the rest and accepts the most confident as a named
+    reviewer, and writes the Word report, a Word copy of the codebook and a CAB review
+    packet for community reviewers.
 
     A previous demo project in ``out/project`` is replaced; nothing else in ``out`` is.
 
     Returns
     -------
     dict
-        ``project``, ``report``, ``codebook`` (the Word codebook), ``matrix`` (the
+        ``project``, ``report``, ``codebook`` (the Word codebook), ``cab_packet`` (a
+        Word review packet of open suggestions for a CAB member), ``matrix`` (the
         participant x domain matrix, XLSX), ``stats`` (as
         :meth:`Store.stats`), ``agreement`` (an AgreementReport for the sample coders'
         double-coded excerpts), ``suggestions`` (what was suggested and accepted) and
@@ -144,12 +147,16 @@ def run_demo(
         with atomic_write(codebook_path) as stream:
             stream.write(export_codebook(codebook, "docx"))
         report_path = save_docx(evaluation_report(store), out / "report.docx")
+        # A CAB member reviews the three most confident open suggestions per code.
+        packet = make_packet(store, reviewer="CAB member", status="suggested", limit=3, actor=actor)
+        packet_path = packet.save(out / "cab_packet.docx")
         overview_path = save_docx(overview_report(store), out / "corpus_overview.docx")
         return {
             "project": str(project),
             "report": str(report_path),
             "corpus_overview": str(overview_path),
             "codebook": str(codebook_path),
+            "cab_packet": str(packet_path),
             "matrix": str(matrix_path),
             "stats": store.stats(),
             "agreement": agreement,

@@ -174,3 +174,36 @@ def test_report_needs_codings_and_is_deterministic(demo: dict, tmp_path: Path) -
         first = [p.text for p in evaluation_report(store).paragraphs]
         second = [p.text for p in evaluation_report(store).paragraphs]
     assert first == second
+
+
+def _document_text(path: Path) -> str:
+    document = docx.Document(str(path))
+    parts = [p.text for p in document.paragraphs]
+    parts += [c.text for t in document.tables for r in t.rows for c in r.cells]
+    return "\n".join(parts)
+
+
+def test_no_planted_identifier_reaches_the_outputs(demo: dict) -> None:
+    """No planted real name, phone number or e-mail in the report, packet or matrix."""
+    from openpyxl import load_workbook
+
+    truth = pd.read_csv(Path(__file__).parent / "data" / "deid_sample_truth.csv", dtype=str)
+    planted = sorted(set(truth[truth["type"].isin(["name", "phone", "email"])]["text"]))
+    assert len(planted) > 40
+    texts = {
+        name: _document_text(Path(demo[name]))
+        for name in ("report", "cab_packet", "corpus_overview")
+    }
+    workbook = load_workbook(demo["matrix"])
+    texts["matrix"] = "\n".join(
+        str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True) for v in row if v
+    )
+    for name, text in texts.items():
+        for detail in planted:
+            pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, detail.split())) + r"(?!\w)"
+            assert not re.search(pattern, text), f"{detail!r} appears in the {name}"
+    with Store.open(demo["project"]) as store:
+        stored = "\n".join(s.text for s in store.sources())
+    for detail in planted:
+        assert detail not in stored, detail
+    assert "[P11]" in stored and "[PHONE]" in stored and "[EMAIL]" in stored
