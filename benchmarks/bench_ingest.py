@@ -49,7 +49,9 @@ def run_scale(corpus: Path, scale: int) -> dict:
         write_transcripts(corpus, folder, scale)
         store = Store.init(Path(tmp) / "project", actor="bench")
         started = time.perf_counter()
-        report = ingest(store, [folder], kind="interview", actor="bench")
+        report = ingest(
+            store, [folder], kind="interview", actor="bench", key_path=Path(tmp) / "key.csv"
+        )
         seconds = time.perf_counter() - started
         store.close()
     return {

@@ -90,7 +90,7 @@ DETECTORS: dict[str, re.Pattern[str]] = {
     "plate": re.compile(
         r"(?i:\b(?:licen[cs]e\s+)?plates?(?:\s+(?:number|no\.?|#))?)"
         r"[\s,:#\-]*(?:(?i:is|was|reads|read|of|starting\s+with|starts\s+with)\s+)?"
-        r"(?P<value>(?=[A-Z]*\d)[A-Z0-9]{3,8})\b"
+        r"(?P<value>(?!(?:19|20)\d\d\b)(?=[A-Z]*\d)[A-Z0-9]{3,8})\b"
         r"|(?<![\w\-])(?P<ca>\d[A-Z]{3}\d{3})(?![\w\-])"
     ),
 }

@@ -120,7 +120,11 @@ def run_demo(
     actor = actor or "evalkit-demo"
     warnings: list[str] = []
     with Store.init(project, actor=actor) as store:
-        warnings.extend(ingest_sample(store, data, actor=actor, progress=progress))
+        # The key (real names) goes beside the project folder, never inside it.
+        key_path = out / "deid-key.csv"
+        warnings.extend(
+            ingest_sample(store, data, actor=actor, progress=progress, key_path=key_path)
+        )
         codebook, _, problems = load_into_project(store, starter_codebook(data), actor=actor)
         warnings.extend(p.format(codebook.title) for p in problems)
         for coder_file in sorted((data / "codings").glob("coder_*.csv")):
@@ -157,6 +161,7 @@ def run_demo(
             "corpus_overview": str(overview_path),
             "codebook": str(codebook_path),
             "cab_packet": str(packet_path),
+            "deid_key": str(key_path),
             "matrix": str(matrix_path),
             "stats": store.stats(),
             "agreement": agreement,
