@@ -85,3 +85,7 @@ class RosterError(EvalkitError):
 
 class PacketError(EvalkitError):
     """A CAB review packet cannot be read back, or belongs to another project."""
+
+
+class ExchangeError(EvalkitError):
+    """A REFI-QDA project (.qdpx/.qde) is unsafe, invalid, or cannot be brought in."""

@@ -161,7 +161,8 @@ def parse_turns(text: str) -> list[Unit]:
     pieces: list[Unit] = []
     first = matches[0].start() if matches else len(text)
     pieces.extend(Unit(a, b) for a, b in _paragraphs(text, 0, first))
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
+    for i, match in enumerate(matches):
+        following = matches[i + 1] if i + 1 < len(matches) else None
         end = following.start() if following else len(text)
         label = _unbracket(match["label"].strip())
         stamp = match["ts1"] or match["ts2"]

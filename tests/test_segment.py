@@ -190,3 +190,11 @@ def test_every_turn_of_real_committee_transcripts_is_found() -> None:
         found += len(parsed)
         assert len(parsed) == len(lines), meeting.name
     assert expected > 5000 and found == expected
+
+
+def test_an_interview_without_any_speaker_label() -> None:
+    source = Source("s", "s.txt", "interview", "Line one.\nLine two.\n\nAnother paragraph.", "h")
+    assert [source.text[e.start : e.end] for e in segment(source)] == [
+        "Line one.\nLine two.",
+        "Another paragraph.",
+    ]

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evalkit.cli import assist, codebook, coding, privacy, project
+from evalkit.cli import assist, codebook, coding, exchange, privacy, project
 from evalkit.cli.common import FORMATS, render
 from evalkit.errors import EvalkitError
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     assist.register_analysis(subparsers)
     assist.register_report(subparsers)
     privacy.register(subparsers)
+    exchange.register(subparsers)
     return parser
 
 

@@ -158,26 +158,38 @@ def load_into_project(
     ``"unchanged"`` (the same content is already current). A codebook with errors raises
     CodebookError and changes nothing.
     """
-    from evalkit.interop.refi_codebook import code_guid
-
     codebook, problems = check_codebook(path)
     raise_for_errors(problems, path)
     assert codebook is not None
-    digest = content_hash(codebook)
-    current = store.current_codebook_row()
     warnings = [p for p in problems if p.level == "warning"]
-    if current is not None and current["content_hash"] == digest:
+    current = store.current_codebook_row()
+    if current is not None and current["content_hash"] == content_hash(codebook):
         return codebook, "unchanged", warnings
     with store.transaction(actor=actor, command="codebook load"):
-        store.put_codebook(
-            title=codebook.title,
-            version=codebook.version,
-            content_hash=digest,
-            yaml_text=dump_yaml(codebook),
-            origin=str(path),
-            codes=[(c.name, c.parent, code_guid(c)) for c in codebook.codes],
-        )
+        store_codebook(store, codebook, origin=str(path))
     return codebook, "loaded", warnings
+
+
+def store_codebook(store, codebook: Codebook, *, origin: str) -> bool:
+    """Make ``codebook`` the project's current version, inside the caller's transaction.
+
+    Returns False (and stores nothing) when the same content is already current.
+    """
+    from evalkit.interop.refi_codebook import code_guid
+
+    digest = content_hash(codebook)
+    current = store.current_codebook_row()
+    if current is not None and current["content_hash"] == digest:
+        return False
+    store.put_codebook(
+        title=codebook.title,
+        version=codebook.version,
+        content_hash=digest,
+        yaml_text=dump_yaml(codebook),
+        origin=origin,
+        codes=[(c.name, c.parent, code_guid(c)) for c in codebook.codes],
+    )
+    return True
 
 
 def project_codebook(store) -> Codebook | None:

@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
+from xml.sax.saxutils import quoteattr
 
 from evalkit.codebook.validate import Problem, RawCode, RawDomain, build_codebook
 from evalkit.errors import CodebookError
@@ -70,9 +71,10 @@ def describe(code: Code) -> str:
     return "\n".join(parts)
 
 
-def codebook_element_xml(codebook: Codebook, *, indent: str = "") -> str:
-    """The ``<CodeBook>`` element as text (shared by .qdc and project exports)."""
-    from xml.sax.saxutils import escape, quoteattr
+def codebook_element_xml(codebook: Codebook, *, indent: str = "", sets: bool = True) -> str:
+    """The ``<CodeBook>`` element as text (shared by .qdc and project exports; a project
+    carries its Sets at project level, so it passes ``sets=False``)."""
+    from xml.sax.saxutils import escape
 
     lines = [f"{indent}<CodeBook>", f"{indent}  <Codes>"]
 
@@ -96,20 +98,31 @@ def codebook_element_xml(codebook: Codebook, *, indent: str = "") -> str:
     for top in codebook.children(None):
         emit(top, 2)
     lines.append(f"{indent}  </Codes>")
-    if codebook.domains:
-        guids = {c.name: code_guid(c) for c in codebook.codes}
-        lines.append(f"{indent}  <Sets>")
-        for name, members in codebook.domains.items():
-            set_guid = uuid.uuid5(_GUID_NAMESPACE, f"domain:{name}")
-            lines.append(f'{indent}    <Set guid="{set_guid}" name={quoteattr(name)}>')
-            lines.append(f"{indent}      <Description>RQA domain</Description>")
-            lines.extend(
-                f'{indent}      <MemberCode guid="{guids[m]}"/>' for m in members if m in guids
-            )
-            lines.append(f"{indent}    </Set>")
-        lines.append(f"{indent}  </Sets>")
+    if sets:
+        lines.extend(sets_xml(codebook, indent=indent + "  ", member_attribute="guid"))
     lines.append(f"{indent}</CodeBook>")
     return "\n".join(lines)
+
+
+def sets_xml(codebook: Codebook, *, indent: str, member_attribute: str) -> list[str]:
+    """RQA domains as ``<Sets>``: inside a .qdc CodeBook members carry ``guid``; at
+    project level (Project.xsd) they carry ``targetGUID``."""
+    if not codebook.domains:
+        return []
+    guids = {c.name: code_guid(c) for c in codebook.codes}
+    lines = [f"{indent}<Sets>"]
+    for name, members in codebook.domains.items():
+        set_guid = uuid.uuid5(_GUID_NAMESPACE, f"domain:{name}")
+        lines.append(f'{indent}  <Set guid="{set_guid}" name={quoteattr(name)}>')
+        lines.append(f"{indent}    <Description>RQA domain</Description>")
+        lines.extend(
+            f'{indent}    <MemberCode {member_attribute}="{guids[m]}"/>'
+            for m in members
+            if m in guids
+        )
+        lines.append(f"{indent}  </Set>")
+    lines.append(f"{indent}</Sets>")
+    return lines
 
 
 def codebook_to_qdc(codebook: Codebook) -> bytes:
@@ -162,6 +175,14 @@ def read_refi_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem]
             line=line,
             hint="Re-export the file from its tool",
         )
+    return codebook_from_root(root, data, path)
+
+
+def codebook_from_root(
+    root: Element, data: bytes, path: str | Path
+) -> tuple[Codebook | None, list[Problem]]:
+    """The code tree of a parsed (and validated) ``CodeBook`` or ``Project`` element."""
+    kind = "Codebook" if root.tag == f"{{{CODEBOOK_NS}}}CodeBook" else "Project"
     ns = CODEBOOK_NS if kind == "Codebook" else PROJECT_NS
     codebook_el = root if kind == "Codebook" else root.find(f"{{{ns}}}CodeBook")
     if codebook_el is None:
@@ -173,8 +194,10 @@ def read_refi_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem]
     for element in codes_el if codes_el is not None else []:
         _walk(element, None, ns, codes, used, problems)
     domains = _sets(codebook_el, ns, codes)
-    meta = _meta(data) or {"title": root.get("name") or path.stem}
-    codebook, built = build_codebook(meta, codes, domains, default_title=path.stem)
+    if kind == "Project":
+        domains += _sets(root, ns, codes)
+    meta = _meta(data) or {"title": root.get("name") or Path(path).stem}
+    codebook, built = build_codebook(meta, codes, domains, default_title=Path(path).stem)
     return codebook, problems + built
 
 
@@ -252,9 +275,11 @@ def _sets(codebook_el: Element, ns: str, codes: list[RawCode]) -> list[RawDomain
     sets = codebook_el.find(f"{{{ns}}}Sets")
     for set_el in sets if sets is not None else []:
         members = [
-            by_guid.get((m.get("guid") or "").lower(), m.get("guid"))
+            by_guid.get((m.get("guid") or m.get("targetGUID") or "").lower(), m.get("guid"))
             for m in set_el.findall(f"{{{ns}}}MemberCode")
         ]
+        if not members:
+            continue  # a set of sources or notes is not an RQA domain
         domains.append(RawDomain(set_el.get("name") or "", members, f"set {set_el.get('guid')}"))
     return domains
 
@@ -297,4 +322,10 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-__all__ = ["code_guid", "codebook_to_qdc", "describe", "read_refi_codebook"]
+__all__ = [
+    "code_guid",
+    "codebook_from_root",
+    "codebook_to_qdc",
+    "describe",
+    "read_refi_codebook",
+]
