@@ -272,3 +272,25 @@ def test_nothing_to_review_is_a_clear_error(coded: Store) -> None:
     with pytest.raises(EvalkitError, match="nothing to review: no suggested codes"):
         make_packet(coded, reviewer="Ana", status="suggested")
     assert len(packet_items(coded, status="accepted", codes=["POLICY"])) == 9
+
+
+def test_cab_decisions_travel_in_a_qdpx_as_notes(coded: Store, tmp_path: Path) -> None:
+    import zipfile
+
+    from evalkit.interop.refi import export_qdpx
+    from evalkit.interop.xml import schema_errors
+
+    path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "a.docx")
+    document = Document(str(path))
+    rows = rows_by_ref(document)
+    tick(view_cell(rows[2]), "Disagree")
+    rows[2].cells[5].text = "Not about policy."
+    document.save(str(path))
+    import_packet(coded, path)
+    result = export_qdpx(coded, tmp_path / "p.qdpx")
+    assert result.notes == 1 and result.users == 3  # maria, jamal and the reviewer
+    with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
+        qde = archive.read("project.qde")
+    assert schema_errors(qde, "Project") == []
+    assert b'name="Ana"' in qde and b"CAB review by Ana: disagree" in qde
+    assert b"Not about policy." in qde and qde.count(b"<NoteRef ") == 1

@@ -74,6 +74,7 @@ class QdpxExport:
     users: int
     selections: int
     not_exported: int  # "coded, nothing applied" rows have no REFI-QDA form
+    notes: int = 0  # CAB review decisions, as Notes
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,7 +97,16 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
     if extra:  # codes retired since they were applied still need a home
         codebook = replace(codebook, codes=codebook.codes + extra)
     code_guids = {c.name: code_guid(c) for c in codebook.codes}
-    users = {name: _guid("user", name) for name in sorted(set(applied["coder"]))}
+    reviews = store.reviews_df()
+    people = set(applied["coder"]) | set(reviews["reviewer"])
+    users = {name: _guid("user", name) for name in sorted(people)}
+    notes = {
+        _guid("review", r.packet_id, str(r.ref), r.reviewer, r.created_at): r
+        for r in reviews.itertuples()
+    }
+    notes_by_excerpt: dict[str, list[str]] = {}
+    for guid, review in notes.items():
+        notes_by_excerpt.setdefault(review.excerpt_id, []).append(guid)
     sources = store.sources()
     excerpts = {e.id: e for e in store.excerpts()}
     source_guids = {s.id: _guid("source", project_id, s.id) for s in sources}
@@ -158,7 +168,11 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
             f' plainTextPath="internal://{guid}.txt">'
         )
         coded = sorted(
-            (excerpts[i] for i in by_excerpt if excerpts[i].source_id == source.id),
+            (
+                excerpts[i]
+                for i in set(by_excerpt) | set(notes_by_excerpt)
+                if excerpts[i].source_id == source.id
+            ),
             key=lambda e: (e.start, e.end),
         )
         for excerpt in coded:
@@ -169,7 +183,8 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
                 f' endPosition="{excerpt.end}">'
             )
             counts["selections"] += 1
-            for row in by_excerpt[excerpt.id].itertuples():
+            rows = by_excerpt.get(excerpt.id)
+            for row in rows.itertuples() if rows is not None else ():
                 coding = _guid("coding", excerpt.id, row.coder, row.code)
                 out.append(
                     f"        <Coding guid={quoteattr(coding)}"
@@ -178,10 +193,30 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
                     f"<CodeRef targetGUID={quoteattr(code_guids[row.code])}/></Coding>"
                 )
                 counts["codings"] += 1
+            out += [
+                f'        <NoteRef targetGUID="{g}"/>' for g in notes_by_excerpt.get(excerpt.id, [])
+            ]
             out.append("      </PlainTextSelection>")
         out.append("    </TextSource>")
     if sources:
         out.append("  </Sources>")
+    if notes:
+        # CAB decisions travel as notes on their selection, so other tools show them.
+        out.append("  <Notes>")
+        for guid, review in notes.items():
+            text = (
+                f"CAB review by {review.reviewer}: {review.decision or 'no decision'}"
+                f" with the code {review.code}."
+                + (f" Comment: {review.comment}" if review.comment else "")
+            )
+            out.append(
+                f"    <Note guid={quoteattr(guid)} name={quoteattr(f'CAB review: {review.code}')}"
+                f" creatingUser={quoteattr(users[review.reviewer])}"
+                f" creationDateTime={quoteattr(_datetime(review.created_at))}>"
+                f"<PlainTextContent>{escape(text)}</PlainTextContent></Note>"
+            )
+        out.append("  </Notes>")
+        counts["notes"] = len(notes)
     out.extend(sets_xml(codebook, indent="  ", member_attribute="targetGUID"))
     out.append("</Project>")
     data = ("\n".join(out) + "\n").encode("utf-8")
@@ -220,6 +255,7 @@ def export_qdpx(store, path: str | Path) -> QdpxExport:
         users=counts["users"],
         selections=counts.get("selections", 0),
         not_exported=counts["not_exported"],
+        notes=counts.get("notes", 0),
     )
 
 
@@ -279,6 +315,7 @@ class QdpxImport:
     conventions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     deid: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -362,6 +399,11 @@ def import_qdpx(
         for u in root.iter(f"{_Q}User")
     }
     report.users = sorted(set(users.values()))
+    report.notes = len(root.findall(f"{_Q}Notes/{_Q}Note"))
+    if report.notes:
+        report.warnings.append(
+            f"{report.notes} note(s) were not imported: evalkit keeps no notes yet"
+        )
     codebook = _codebook(root, data, path, report)
     guid_to_code = {_key(c.guid): c.name for c in codebook.codes} if codebook else {}
     attributes, variables, cases = _cases(root)
