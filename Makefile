@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,11 @@ test: $(STAMP)
 	$(BIN)/ruff check evalkit tests benchmarks
 	$(BIN)/python -m pytest
 
+docs: $(STAMP)
+	$(BIN)/python -m evalkit.cli.docs > docs/cli.md
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_ingest.py
+	cd benchmarks && for b in bench_*.py; do ../$(BIN)/python $$b; done
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -140,6 +140,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "suggest",
         "machine suggestions for people to accept or reject",
         "Suggestions learned from the team's own coding; nothing is coded until accepted.",
+        "evalkit suggest run --project proj && evalkit suggest list --project proj",
     )
     p = command(
         actions,
@@ -157,7 +158,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evalkit suggest list --project proj --above 0.8",
     )
     p.add_argument(
-        "--status", choices=("suggested", "accepted", "rejected", "all"), default="suggested"
+        "--status",
+        choices=("suggested", "accepted", "rejected", "all"),
+        default="suggested",
+        help="which suggestions to list (default: those waiting for review)",
     )
     p.add_argument("--code", help="only this code")
     p.add_argument("--above", type=float, help="only at or above this confidence")
@@ -185,7 +189,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the uncoded excerpts to code next (most informative, and varied)",
         "evalkit suggest next --project proj --n 20",
     )
-    p.add_argument("--n", type=int, default=20)
+    p.add_argument("--n", type=int, default=20, help="how many excerpts to propose")
 
     p = command(
         subparsers,
@@ -196,7 +200,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--k", type=int, default=8, help="number of themes")
     p.add_argument("--uncovered", action="store_true", help="only excerpts no code covers yet")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed, for repeatable results")
 
     p = command(
         subparsers,
@@ -208,8 +212,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", help="long CSV/XLSX with unit,text,coder,code")
     p.add_argument("--coder", required=True, help="whose coding the suggester learns")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=0, help="random seed, for repeatable results")
     p.add_argument("--codebook", help="optional codebook for rule features and cold start")
 
 

@@ -122,6 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "codebook",
         "validate, load, export, compare and show codebooks",
         "Codebooks in YAML, CSV, XLSX, REFI-QDA (.qdc) and Word.",
+        "evalkit codebook validate codebooks/sf_taskforce.yaml",
     )
     p = command(
         books,
@@ -148,7 +149,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evalkit codebook export --project proj --format docx --out codebook_for_cab.docx",
         formats=False,
     )
-    p.add_argument("--format", "-f", dest="to", required=True, choices=EXPORT_FORMATS)
+    p.add_argument(
+        "--format", "-f", dest="to", required=True, choices=EXPORT_FORMATS, help="file format"
+    )
     p.add_argument("--out", "-o", required=True, help="file to write")
     p = command(
         books,

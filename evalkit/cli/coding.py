@@ -98,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "codings",
         "import and list human codings",
         "Human codings from spreadsheets (long, wide or consensus layout).",
+        "evalkit codings import coder_maria.csv --project proj",
     )
     p = command(
         coding_actions,
@@ -108,7 +109,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file")
     p.add_argument("--coder", help="the coder of this file, if it has no 'coder' column")
-    p.add_argument("--layout", choices=("auto", "long", "wide", "consensus"), default="auto")
+    p.add_argument(
+        "--layout",
+        choices=("auto", "long", "wide", "consensus"),
+        default="auto",
+        help="the spreadsheet's layout (default: recognised from its columns)",
+    )
     p.add_argument(
         "--add-missing-codes",
         action="store_true",

@@ -99,14 +99,26 @@ def command(
     if project:
         parser.add_argument("--project", "-p", required=True, help="the project folder")
     if formats:
-        parser.add_argument("--format", "-f", choices=FORMATS, default="table")
+        parser.add_argument(
+            "--format", "-f", choices=FORMATS, default="table", help="output for people or scripts"
+        )
     parser.add_argument("--user", help="who is acting, for the audit log ($EVALKIT_USER)")
     return parser
 
 
 def group(
-    subparsers: argparse._SubParsersAction, name: str, help_text: str, description: str
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    help_text: str,
+    description: str,
+    example: str,
 ) -> argparse._SubParsersAction:
     """A command with actions of its own (``evalkit codebook validate``)."""
-    parser = subparsers.add_parser(name, help=help_text, description=description)
+    parser = subparsers.add_parser(
+        name,
+        help=help_text,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser.add_subparsers(dest=f"{name}_action", required=True, metavar="ACTION")

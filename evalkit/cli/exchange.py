@@ -74,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "qdpx",
         "exchange projects with NVivo, ATLAS.ti, MAXQDA and QualCoder (REFI-QDA)",
         "REFI-QDA project files (.qdpx, or .qde with a sources/ folder) in and out.",
+        "evalkit qdpx export --project proj --out proj.qdpx",
     )
     p = command(
         actions,

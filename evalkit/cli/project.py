@@ -117,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--attributes data_sample/attributes.csv",
     )
     p.add_argument("paths", nargs="+", help="files or folders (walked recursively)")
-    p.add_argument("--kind", "-k", required=True, choices=KINDS)
+    p.add_argument("--kind", "-k", required=True, choices=KINDS, help="what the files are")
     p.add_argument("--attributes", "-a", help="CSV/XLSX of attributes keyed by 'file'")
     p.add_argument("--id-column", default="id", help="spreadsheets: the respondent ID column")
     p.add_argument(
@@ -141,7 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "list the sources in a project",
         "evalkit sources --project proj --format csv > sources.csv",
     )
-    p.add_argument("--kind", "-k", choices=KINDS)
+    p.add_argument("--kind", "-k", choices=KINDS, help="only sources of this kind")
 
     p = command(
         subparsers,
@@ -150,7 +150,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "list excerpts with their offsets, text and source attributes",
         "evalkit excerpts --project proj --kind interview --format json",
     )
-    p.add_argument("--kind", "-k", choices=KINDS)
+    p.add_argument("--kind", "-k", choices=KINDS, help="only sources of this kind")
     p.add_argument("--source", "-s", help="only this source ID")
 
     command(
