@@ -752,7 +752,7 @@ def deidentify_project(
     if dry_run or not updated:
         return report
     cut = segment_many(updated, max_chars=max_chars or DEFAULT_MAX_CHARS)
-    with store.transaction(actor=actor, command="deid"):
+    with store.transaction(actor=actor, command="deid", backup="before de-identification"):
         for source in updated:
             renames = renames_for(store.excerpts(source.id), cut[source.id], redactions[source.id])
             store.put_source(source, cut[source.id], renames=renames)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evalkit.cli import assist, codebook, coding, exchange, privacy, project
+from evalkit.cli import assist, codebook, coding, exchange, privacy, project, safety
 from evalkit.cli.common import FORMATS, render
 from evalkit.errors import EvalkitError
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     assist.register_report(subparsers)
     privacy.register(subparsers)
     exchange.register(subparsers)
+    safety.register(subparsers)
     return parser
 
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `evalkit excerpts ... | head` closes the pipe early; that is not an error.
         sys.stderr.close()
-    return 0
+    return getattr(args, "exit_code", 0)
 
 
 if __name__ == "__main__":

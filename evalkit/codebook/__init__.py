@@ -165,7 +165,8 @@ def load_into_project(
     current = store.current_codebook_row()
     if current is not None and current["content_hash"] == content_hash(codebook):
         return codebook, "unchanged", warnings
-    with store.transaction(actor=actor, command="codebook load"):
+    replacing = "before replacing the codebook" if current is not None else None
+    with store.transaction(actor=actor, command="codebook load", backup=replacing):
         store_codebook(store, codebook, origin=str(path))
     return codebook, "loaded", warnings
 

@@ -147,7 +147,8 @@ def review(
             "no suggestions chosen",
             hint="Give suggestion IDs, or --above CONFIDENCE for bulk review",
         )
-    with store.transaction(actor=actor or reviewer, command="suggest review"):
+    bulk = "bulk review of suggestions" if above is not None else None
+    with store.transaction(actor=actor or reviewer, command="suggest review", backup=bulk):
         return store.review_suggestions(chosen, accept=accept, reviewer=reviewer)
 
 

@@ -485,7 +485,7 @@ def import_qdpx(
     report.coders = sorted({c for _, c, _ in rows})
     report.sources = [s.id for s, _, _ in pending]
 
-    with store.transaction(actor=actor, command="qdpx import"):
+    with store.transaction(actor=actor, command="qdpx import", backup="before qdpx import"):
         if codebook is not None and codebook.codes:
             merged = _merge(project_codebook(store), codebook)
             store_codebook(store, merged, origin=str(path))

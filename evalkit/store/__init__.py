@@ -15,14 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.store.backups import BackupsMixin
 from evalkit.store.base import StoreBase, default_actor, now
+from evalkit.store.check import CheckMixin
 from evalkit.store.coding import CodingMixin
+from evalkit.store.history import HistoryMixin
 from evalkit.store.reviews import ReviewsMixin
 from evalkit.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 from evalkit.store.sources import SourcesMixin
 
 
-class Store(SourcesMixin, CodingMixin, ReviewsMixin, StoreBase):
+class Store(
+    SourcesMixin, CodingMixin, ReviewsMixin, HistoryMixin, BackupsMixin, CheckMixin, StoreBase
+):
     """An open project: sources, excerpts, codebooks and codings, with an audit log.
 
     Use :meth:`Store.init` or :meth:`Store.open`, not the constructor.

@@ -17,6 +17,70 @@ import pandas as pd
 from evalkit.errors import ProjectError
 from evalkit.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
+# Another process writing holds the project for at most this long under normal use (the
+# longest writes are big ingests); waiting beats failing with "database is locked".
+BUSY_SECONDS = 300
+
+
+@contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """SQLite's I/O errors as one-line ProjectErrors that say what to do."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            raise ProjectError(
+                "the project cannot be written (the folder or file is read-only)",
+                path=path,
+                hint="Copy the project folder somewhere you can write, or fix its permissions",
+            ) from None
+        if "full" in text:
+            raise ProjectError(
+                "the disk is full, so nothing was changed",
+                path=path,
+                hint="Free some space and run the command again",
+            ) from None
+        if "locked" in text or "busy" in text:
+            raise ProjectError(
+                f"another evalkit command kept the project busy for over {BUSY_SECONDS} s",
+                path=path,
+                hint="Wait for it to finish and run this command again",
+            ) from None
+        raise
+
+
+def describe_actions(actions: list[tuple[str, dict]]) -> str:
+    """A one-line summary of what an operation did, from its audit entries."""
+    parts = []
+    for action, detail in actions:
+        if action in ("suggestions.accept", "suggestions.reject"):
+            verb = "accepted" if action.endswith("accept") else "rejected"
+            parts.append(f"{verb} {len(detail.get('ids', []))} suggestion(s)")
+        elif action == "ingest":
+            parts.append(
+                f"ingested {len(detail.get('added', []))} new and"
+                f" {len(detail.get('updated', []))} changed {detail.get('kind', '')} source(s)"
+            )
+        elif action == "codings.replace":
+            parts.append(
+                f"imported {detail.get('codings')} coding(s) of {detail.get('units')} unit(s)"
+            )
+        elif action == "codebook.load":
+            parts.append(f"loaded codebook '{detail.get('title')}' ({detail.get('codes')} codes)")
+        elif action == "suggestions.run":
+            parts.append(f"stored {detail.get('stored')} suggestion(s)")
+        elif action == "reviews.import":
+            parts.append(f"recorded {detail.get('new')} CAB decision(s)")
+        elif action == "qdpx.import":
+            parts.append(
+                f"imported {len(detail.get('sources', []))} source(s) and"
+                f" {detail.get('codings')} coding(s) from {detail.get('file')}"
+            )
+        elif action not in ("source.add", "source.update"):
+            parts.append(action)
+    return "; ".join(dict.fromkeys(parts)) or "no changes"
+
 
 def default_actor() -> str:
     """Who is making changes: ``$EVALKIT_USER``, else the login name."""
@@ -35,6 +99,8 @@ class StoreBase:
         self.folder = folder
         self._actor: str | None = None
         self._command: str | None = None
+        self._operation: int | None = None
+        self._summary: str | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -88,17 +154,25 @@ class StoreBase:
 
     @classmethod
     def _connect(cls, folder: Path) -> Self:
+        from evalkit.store.backups import newest_backup_hint
+        from evalkit.store.history import install_change_triggers
+
         path = folder / DB_NAME
         try:
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+            connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA journal_mode = WAL")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            if version == 0 and tables:
+                # Some other program's database: never "migrate" it into ours.
+                raise sqlite3.DatabaseError("it has tables but no evalkit schema version")
         except sqlite3.DatabaseError as exc:
             raise ProjectError(
-                f"the project store cannot be opened ({exc})",
+                f"the project store cannot be opened: it is not an evalkit database or it is"
+                f" damaged ({exc})",
                 path=path,
-                hint="Restore it from a backup",
+                hint=newest_backup_hint(folder),
             ) from None
         connection.row_factory = sqlite3.Row
         if version > SCHEMA_VERSION:
@@ -109,7 +183,11 @@ class StoreBase:
                 hint="Upgrade evalkit",
             )
         store = cls(connection, folder)
-        store._migrate(version)
+        with translate_errors(path):
+            if 0 < version < SCHEMA_VERSION:
+                store.snapshot(f"before migration to schema {SCHEMA_VERSION}")
+            store._migrate(version)
+            install_change_triggers(connection)
         return store
 
     def _migrate(self, version: int) -> None:
@@ -148,21 +226,51 @@ class StoreBase:
     # -- transactions and the audit log --------------------------------------------------
 
     @contextmanager
-    def transaction(self, *, actor: str | None = None, command: str = "api") -> Iterator[Self]:
-        """Run a block as one transaction: all of its changes land, or none do."""
+    def transaction(
+        self, *, actor: str | None = None, command: str = "api", backup: str | None = None
+    ) -> Iterator[Self]:
+        """Run a block as one operation: all of its changes land, or none do.
+
+        The operation is recorded (``evalkit history``) with the row changes it makes, so
+        it can be undone. ``backup`` names a reason to snapshot the project first (bulk
+        and destructive operations); the snapshot is taken inside the write lock, so it is
+        exactly the state the operation starts from.
+        """
         if self._actor is not None:
             raise RuntimeError("transactions do not nest; one command is one transaction")
-        self.connection.execute("BEGIN IMMEDIATE")
-        self._actor, self._command = actor or default_actor(), command
-        try:
-            yield self
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        else:
-            self.connection.execute("COMMIT")
-        finally:
-            self._actor = self._command = None
+        with translate_errors(self.folder / DB_NAME):
+            self.connection.execute("BEGIN IMMEDIATE")
+            self._actor, self._command = actor or default_actor(), command
+            self._summary = None
+            try:
+                if backup:
+                    self.snapshot(backup)
+                self._operation = self.connection.execute(
+                    "INSERT INTO operations (command, actor, started_at) VALUES (?, ?, ?)",
+                    (command, self._actor, now()),
+                ).lastrowid
+                yield self
+                self.connection.execute(
+                    "UPDATE operations SET summary = ? WHERE id = ?",
+                    (self._summary or self._default_summary(), self._operation),
+                )
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            else:
+                self.connection.execute("COMMIT")
+            finally:
+                self._actor = self._command = self._operation = None
+
+    def describe(self, summary: str) -> None:
+        """Set the one-line summary of the current operation (``evalkit history``)."""
+        self._summary = summary
+
+    def _default_summary(self) -> str:
+        rows = self.connection.execute(
+            "SELECT action, detail FROM audit WHERE operation = ? ORDER BY id", (self._operation,)
+        ).fetchall()
+        return describe_actions([(r["action"], json.loads(r["detail"])) for r in rows])
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         if self._actor is None:
@@ -172,8 +280,8 @@ class StoreBase:
     def log(self, action: str, entity: str, entity_id: str | None, detail: dict | None = None):
         """Append one entry to the audit log (inside the current transaction)."""
         self._write(
-            "INSERT INTO audit (at, actor, command, action, entity, entity_id, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (at, actor, command, action, entity, entity_id, detail, operation)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 now(),
                 self._actor,
@@ -182,6 +290,7 @@ class StoreBase:
                 entity,
                 entity_id,
                 json.dumps(detail or {}, sort_keys=True, default=str),
+                self._operation,
             ),
         )
 

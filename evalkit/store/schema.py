@@ -137,5 +137,42 @@ MIGRATIONS: list[str] = [
         ON reviews (packet_id, ref, reviewer, IFNULL(decision, ''), comment);
     CREATE INDEX reviews_excerpt ON reviews (excerpt_id, code);
     """,
+    # 6: operations (one per command, grouping its audit entries) and the row changes each
+    # made, so the last operation can be undone exactly. Changes are recorded by TEMP
+    # triggers each connection creates (see history.py).
+    """
+    CREATE TABLE operations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        undone_by INTEGER REFERENCES operations (id),
+        undoes INTEGER REFERENCES operations (id)
+    );
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        operation INTEGER NOT NULL REFERENCES operations (id),
+        tbl TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('insert', 'update', 'delete')),
+        row INTEGER NOT NULL,
+        old TEXT
+    );
+    CREATE INDEX changes_operation ON changes (operation, seq);
+    ALTER TABLE audit ADD COLUMN operation INTEGER REFERENCES operations (id);
+    """,
 ]
+
+# Tables whose rows undo can restore: everything but the audit log and the history itself.
+TRACKED_TABLES: tuple[str, ...] = (
+    "project",
+    "sources",
+    "excerpts",
+    "codebooks",
+    "codes",
+    "codings",
+    "suggestions",
+    "packets",
+    "reviews",
+)
 SCHEMA_VERSION = len(MIGRATIONS)

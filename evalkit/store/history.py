@@ -1,0 +1,129 @@
+"""Operations and undo.
+
+Every command is one *operation*: a row in ``operations`` that its audit entries point
+to. TEMP triggers, created on each connection, record every row the operation inserts,
+updates or deletes in ``changes`` (the old values as JSON). Undo applies the inverse of
+the last operation's changes, newest first, in one transaction; the undo is itself an
+operation whose changes are recorded, and the audit log only ever grows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pandas as pd
+
+from evalkit.errors import ProjectError
+from evalkit.store.schema import TRACKED_TABLES
+
+NOT_UNDOABLE = ("init", "undo", "backups restore")
+
+
+def install_change_triggers(connection: sqlite3.Connection) -> None:
+    """TEMP triggers that log this connection's row changes to the current operation."""
+    for table in TRACKED_TABLES:
+        columns = [r[1] for r in connection.execute(f"PRAGMA main.table_info({table})")]
+        old = ", ".join(f"'{c}', OLD.\"{c}\"" for c in columns)
+        current = "(SELECT MAX(id) FROM main.operations)"
+        connection.executescript(
+            f"""
+            CREATE TEMP TRIGGER IF NOT EXISTS log_{table}_insert AFTER INSERT ON main.{table}
+            BEGIN INSERT INTO changes (operation, tbl, kind, row, old)
+                  VALUES ({current}, '{table}', 'insert', NEW.rowid, NULL); END;
+            CREATE TEMP TRIGGER IF NOT EXISTS log_{table}_update AFTER UPDATE ON main.{table}
+            BEGIN INSERT INTO changes (operation, tbl, kind, row, old)
+                  VALUES ({current}, '{table}', 'update', OLD.rowid, json_object({old})); END;
+            CREATE TEMP TRIGGER IF NOT EXISTS log_{table}_delete AFTER DELETE ON main.{table}
+            BEGIN INSERT INTO changes (operation, tbl, kind, row, old)
+                  VALUES ({current}, '{table}', 'delete', OLD.rowid, json_object({old})); END;
+            """
+        )
+
+
+class HistoryMixin:
+    def history_df(self, limit: int | None = None) -> pd.DataFrame:
+        """Operations, newest first: ``operation, at, actor, command, summary, changes,
+        undone_by, undoes``."""
+        sql = (
+            "SELECT o.id AS operation, o.started_at AS at, o.actor, o.command, o.summary,"
+            " (SELECT COUNT(*) FROM changes c WHERE c.operation = o.id) AS changes,"
+            " o.undone_by, o.undoes FROM operations o ORDER BY o.id DESC"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return pd.read_sql_query(sql, self.connection)
+
+    def undo(self, *, actor: str | None = None) -> dict:
+        """Revert the most recent operation that has not been undone.
+
+        Returns ``{"undone": id, "command", "summary", "changes"}``.
+
+        Raises
+        ------
+        ProjectError
+            If there is nothing to undo.
+        """
+        with self.transaction(actor=actor, command="undo"):
+            target = self.connection.execute(
+                "SELECT * FROM operations o WHERE undone_by IS NULL AND undoes IS NULL"
+                " AND id < ? AND (command IN ({}) OR EXISTS"
+                " (SELECT 1 FROM changes c WHERE c.operation = o.id))"
+                " ORDER BY id DESC LIMIT 1".format(", ".join("?" * len(NOT_UNDOABLE))),
+                (self._operation, *NOT_UNDOABLE),
+            ).fetchone()
+            if target is None or target["command"] in NOT_UNDOABLE:
+                raise ProjectError(
+                    "nothing to undo"
+                    + (f" after '{target['command']}'" if target is not None else ""),
+                    path=str(self.folder),
+                    hint="See 'evalkit history'; to go further back, restore a backup"
+                    " ('evalkit backups list')",
+                )
+            self.snapshot("before undo")
+            changes = self.connection.execute(
+                "SELECT * FROM changes WHERE operation = ? ORDER BY seq DESC", (target["id"],)
+            ).fetchall()
+            # Deferred: rows come back in reverse order, so a coding may return before
+            # the excerpt it points to within this one transaction.
+            self.connection.execute("PRAGMA defer_foreign_keys = ON")
+            for change in changes:
+                _revert(self.connection, change)
+            mine = self._operation
+            self._write("UPDATE operations SET undone_by = ? WHERE id = ?", (mine, target["id"]))
+            self._write("UPDATE operations SET undoes = ? WHERE id = ?", (target["id"], mine))
+            summary = f"undid #{target['id']} ({target['summary'] or target['command']})"
+            self.describe(summary)
+            self.log(
+                "undo",
+                "operation",
+                str(target["id"]),
+                {"command": target["command"], "changes": len(changes)},
+            )
+        return {
+            "undone": target["id"],
+            "command": target["command"],
+            "summary": target["summary"],
+            "changes": len(changes),
+        }
+
+
+def _revert(connection: sqlite3.Connection, change: sqlite3.Row) -> None:
+    table, row = change["tbl"], change["row"]
+    if change["kind"] == "insert":
+        connection.execute(f"DELETE FROM {table} WHERE rowid = ?", (row,))
+        return
+    old = json.loads(change["old"])
+    columns = list(old)
+    if change["kind"] == "update":
+        assignments = ", ".join(f'"{c}" = ?' for c in columns)
+        connection.execute(
+            f"UPDATE {table} SET {assignments} WHERE rowid = ?", [old[c] for c in columns] + [row]
+        )
+    else:
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        connection.execute(
+            f"INSERT INTO {table} (rowid, {names}) VALUES (?, {marks})",
+            [row] + [old[c] for c in columns],
+        )
