@@ -1,0 +1,127 @@
+"""The tutorial notebooks run top to bottom on the sample corpus, and do what they say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import nbformat
+import pandas as pd
+import pytest
+from conftest import ROOT
+from nbclient import NotebookClient
+
+from evalkit.store import Store
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_four_tutorials() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_ingest_and_deidentify.ipynb",
+        "02_codebook_and_assisted_coding.ipynb",
+        "03_agreement_and_consensus.ipynb",
+        "04_rapid_appraisal_report.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], cell.source[:60]
+            assert cell.execution_count is None, cell.source[:60]
+
+
+def _stored_text(project: Path) -> str:
+    with Store.open(project) as store:
+        sources = "\n".join(s.text for s in store.sources())
+        excerpts = "\n".join(store.excerpts_df()["text"])
+        attributes = store.sources_df().astype(str).to_csv()
+    return "\n".join((sources, excerpts, attributes))
+
+
+def check_ingest(folder: Path) -> None:
+    project = folder / "tutorial_01"
+    text = _stored_text(project)
+    for name in ("Denise Yamamoto", "Yamamoto", "Tomás"):
+        assert name not in text
+    assert "[P11]" in text
+    # The key went to the notebook's key folder, outside the project.
+    keys = list((folder / "keys").glob("*.deid-key.csv"))
+    assert len(keys) == 1
+    assert not list(project.rglob("*key*"))
+    assert "Denise Yamamoto" in set(pd.read_csv(keys[0])["original"])
+
+
+def check_assisted_coding(folder: Path) -> None:
+    with Store.open(folder / "tutorial_02") as store:
+        reviewed = store.suggestions_df()
+        codings = store.codings_df(coders=["maria"])
+    accepted = reviewed[reviewed["status"] == "accepted"]
+    assert len(accepted) >= 1
+    assert set(accepted["reviewer"]) == {"maria"}
+    assert (reviewed["status"] == "rejected").sum() == 1
+    from_suggestions = codings[codings["origin"].str.startswith("suggestion:")]
+    assert set(from_suggestions["excerpt_id"]) == set(accepted["excerpt_id"])
+    # The active-learning round's codes were imported as maria's.
+    assert {"COLLAB_DEPTH", "REFERRALS_CASES"} <= set(
+        codings[codings["excerpt_id"] == "P11-086dcf4b38"]["code"]
+    )
+
+
+def check_consensus(folder: Path) -> None:
+    sheet = pd.read_excel(folder / "consensus_meeting.xlsx", dtype=str).fillna("")
+    assert {"excerpt_id", "codes: maria", "codes: jamal", "consensus"} <= set(sheet.columns)
+    decided = sheet[sheet["consensus"] != ""]
+    assert len(decided) == 4
+    with Store.open(folder / "tutorial_03") as store:
+        consensus = store.codings_df(coders=["consensus"])
+    assert set(consensus["excerpt_id"]) == set(decided["excerpt_id"])
+
+
+def check_report(folder: Path) -> None:
+    report = docx.Document(folder / "report.docx")
+    headings = [p.text for p in report.paragraphs if p.style.name == "Heading 1"]
+    assert "Triangulation across source kinds" in headings
+    packet = docx.Document(folder / "cab_packet.docx")
+    assert packet.tables
+    assert (folder / "matrix.xlsx").stat().st_size > 0
+    with Store.open(folder / "tutorial_04") as store:
+        audit = store.audit_df()
+        made = audit[audit["action"] == "packet.create"]
+        assert len(made) == 1 and made["actor"].iloc[0] == "maria"
+        recorded = store.packet(made["entity_id"].iloc[0])
+    assert recorded["reviewer"] == "Ana R."
+    assert recorded["selection"]["status"] == "accepted"
+    assert recorded["items"]
+
+
+CHECKS: dict[str, Callable[[Path], None]] = {
+    "01_ingest_and_deidentify.ipynb": check_ingest,
+    "02_codebook_and_assisted_coding.ipynb": check_assisted_coding,
+    "03_agreement_and_consensus.ipynb": check_consensus,
+    "04_rapid_appraisal_report.ipynb": check_report,
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=600,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    try:
+        client.execute()  # raises CellExecutionError if any cell fails
+    finally:
+        nbformat.write(notebook, tmp_path / path.name)
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    CHECKS[path.name](tmp_path)
