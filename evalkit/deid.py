@@ -428,14 +428,17 @@ def candidates(
     lower_words = set()
     for text in texts.values():
         lower_words.update(re.findall(r"\b[a-zà-öø-ÿ][\w'’\-]*", text))
-    skip = {_fold(k) for k in known} | (roster.names if roster is not None else set())
+    public = {_fold(k) for k in known}
+    skip = public | (roster.names if roster is not None else set())
     labelled = set(texts) if transcripts is None else set(transcripts)
     found: dict[str, dict] = {}
     for source_id, text in texts.items():
         for found_run in _RUN.finditer(text):
             # "Then Kevin Luu", "Officer Reyes": the leading common word is context.
             tokens = list(re.finditer(r"\S+", found_run.group(0)))
-            while tokens and tokens[0].group(0) in _NOT_NAMES:
+            while tokens and (
+                tokens[0].group(0) in _NOT_NAMES or tokens[0].group(0).lower() in lower_words
+            ):
                 tokens.pop(0)
             if not tokens:
                 continue
@@ -447,7 +450,7 @@ def candidates(
             name = " ".join(words)
             if _fold(name) in skip or all(_fold(w) in skip for w in words):
                 continue
-            if any(_fold(name) in k for k in skip if " " in k):
+            if any(_fold(name) in k for k in public if " " in k):
                 continue
             before = text[max(0, start - 40) : start]
             after = text[found_run.end() : found_run.end() + 3]
@@ -656,6 +659,7 @@ class DeidReport:
     changed: list[str] = field(default_factory=list)
     moved: int = 0
     dry_run: bool = False
+    forgotten: dict = field(default_factory=dict)
 
     def by_source(self) -> pd.DataFrame:
         """What this run replaced (or would replace), per source and type."""
@@ -675,6 +679,7 @@ class DeidReport:
             "tokens_in_text": self.in_text.to_dict(orient="records"),
             "candidates": self.candidates.to_dict(orient="records"),
             "key_file": str(self.key_path) if self.key_path else None,
+            "forgotten": self.forgotten,
         }
 
 
@@ -752,7 +757,8 @@ def deidentify_project(
     if dry_run or not updated:
         return report
     cut = segment_many(updated, max_chars=max_chars or DEFAULT_MAX_CHARS)
-    with store.transaction(actor=actor, command="deid", backup="before de-identification"):
+    # No snapshot first, on purpose: it would keep the very names being removed.
+    with store.transaction(actor=actor, command="deid"):
         for source in updated:
             renames = renames_for(store.excerpts(source.id), cut[source.id], redactions[source.id])
             store.put_source(source, cut[source.id], renames=renames)
@@ -767,6 +773,11 @@ def deidentify_project(
                 "moved_excerpts": report.moved,
             },
         )
+        # The undo history and the snapshots hold the text as it was, names and all.
+        report.forgotten = store.forget_history(
+            "de-identification removed names that the undo history and backups still held"
+        )
+    report.forgotten["compacted"] = store.compact()
     report.key_path = write_key(
         key_path or default_key_path(store.project_id),
         [row for sid in report.changed for row in key_rows(sid, replaced[sid])],

@@ -24,7 +24,7 @@ from evalkit.deid import (
     load_roster,
     score,
 )
-from evalkit.errors import RosterError
+from evalkit.errors import EvalkitError, RosterError
 from evalkit.ingest import ingest
 from evalkit.store import Store
 
@@ -152,7 +152,8 @@ def test_roster_file_and_its_errors(tmp_path: Path) -> None:
 def test_candidates_are_listed_not_replaced() -> None:
     texts = {
         "s1": "P03: I called Officer Reyes. Then Kevin Luu said the police would wait.\n\n"
-        "Interviewer: Who is Hannah?\n\nP03: Hannah's House is a shelter. The Police came.",
+        "Interviewer: Who is Hannah?\n\nP03: Hannah's House is a shelter. The Police came."
+        " Once Kiara's shift ended, once again.",
         "s2": "Maria said Kevin Luu was right, and the police agreed.",
     }
     frame = candidates(texts, roster=ROSTER)
@@ -160,6 +161,7 @@ def test_candidates_are_listed_not_replaced() -> None:
     assert found["Reyes"] == "follows a title"
     assert found["Kevin Luu"] == "capitalised words in a row"
     assert found["Hannah"] == "possessive"
+    assert found["Kiara"] == "possessive"  # after a sentence-initial common word
     assert "Police" not in found  # also written in lowercase, so a common word
     assert "Maria" not in found  # on the roster
     assert frame.set_index("candidate").loc["Kevin Luu", "count"] == 2
@@ -230,6 +232,7 @@ def test_rerun_after_the_roster_grows_keeps_ids_and_codings(
     assert dry.changed == ["P07"] and dry.by_type() == {"name": 1}
     assert {e.id for e in project.excerpts()} == set(before)  # a dry run changes nothing
 
+    project.snapshot("manual")  # an older snapshot holds the name too
     report = deidentify_project(project, roster=grown, actor="ana")
     after = {e.id for e in project.excerpts()}
     assert "Kevin Luu" not in project.source("P07").text
@@ -242,6 +245,14 @@ def test_rerun_after_the_roster_grows_keeps_ids_and_codings(
     assert kevin.id not in set(codings["excerpt_id"])
     # Running it again finds nothing more to do.
     assert deidentify_project(project, roster=grown).changed == []
+    # Nothing in the project can bring the name back: no snapshot, no undo history.
+    assert report.forgotten["snapshots"] >= 1
+    assert list((project.folder / "backups").glob("*.sqlite")) == []
+    for file in project.folder.rglob("*"):
+        if file.is_file():
+            assert b"Kevin Luu" not in file.read_bytes(), file
+    with pytest.raises(EvalkitError, match="nothing to undo after 'deid'"):
+        project.undo()
 
 
 def test_rerun_with_no_changes_leaves_the_store_alone(project: Store, transcript: Path) -> None:

@@ -36,6 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 from evalkit.model import Codebook
 
@@ -172,10 +173,13 @@ class CodeSuggester(BaseEstimator):
                 return self._fit_model(features, y)
             return self._fit_cold(code, text_features, y, seeds.get(code))
 
-        # The solvers spend their time in compiled code, so threads share the cores well.
-        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(fit_code)(code) for code in self.codes_
-        )
+        # The solvers spend their time in compiled code, so threads share the cores well;
+        # BLAS gets one thread each, or threads x BLAS threads oversubscribe the cores
+        # (several times slower on a machine that is busy with anything else).
+        with threadpool_limits(1):
+            fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(fit_code)(code) for code in self.codes_
+            )
         self.models_: dict[str, _CodeModel | None] = dict(zip(self.codes_, fitted, strict=True))
         digest = hashlib.sha256()
         for text, codes in zip(texts, label_sets, strict=True):

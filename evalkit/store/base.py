@@ -162,6 +162,9 @@ class StoreBase:
             connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA journal_mode = WAL")
+            # Deleted text is overwritten, not left in free pages: the store holds
+            # interviews with people who must not be identifiable.
+            connection.execute("PRAGMA secure_delete = ON")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             tables = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
             if version == 0 and tables:

@@ -211,6 +211,7 @@ class CodingMixin:
 
     def review_suggestions(self, ids: list[int], *, accept: bool, reviewer: str) -> dict:
         """Accept or reject suggestions; an accepted one becomes the reviewer's coding."""
+        ids = [int(i) for i in ids]  # IDs taken from a DataFrame are NumPy integers
         found = {
             r["id"]: r
             for r in self.connection.execute(

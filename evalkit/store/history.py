@@ -17,7 +17,9 @@ import pandas as pd
 from evalkit.errors import ProjectError
 from evalkit.store.schema import TRACKED_TABLES
 
-NOT_UNDOABLE = ("init", "undo", "backups restore")
+# Undo never crosses these: a restore replaced everything, and de-identification must
+# not be reversible (that would bring the names back).
+NOT_UNDOABLE = ("init", "undo", "backups restore", "deid")
 
 
 def install_change_triggers(connection: sqlite3.Connection) -> None:
@@ -53,6 +55,30 @@ class HistoryMixin:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return pd.read_sql_query(sql, self.connection)
+
+    def compact(self) -> bool:
+        """Fold the write-ahead log into the database and rebuild it, so that no earlier
+        version of any row remains on disk. Returns False if another process was reading
+        and the log could not be emptied (run ``evalkit check`` later)."""
+        self.connection.execute("VACUUM")
+        busy = self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return not busy
+
+    def forget_history(self, reason: str) -> dict:
+        """Drop the undo history and every snapshot (inside the current operation).
+
+        For when the old state must not survive: de-identification that removed names.
+        The audit log keeps what happened; only the means to go back is removed.
+        """
+        from evalkit.store.backups import list_backups
+
+        changes = self._write("DELETE FROM changes").rowcount
+        snapshots = list_backups(self.folder)
+        for path in snapshots:
+            path.unlink(missing_ok=True)
+        detail = {"reason": reason, "changes": changes, "snapshots": len(snapshots)}
+        self.log("history.forget", "project", None, detail)
+        return detail
 
     def undo(self, *, actor: str | None = None) -> dict:
         """Revert the most recent operation that has not been undone.
