@@ -2,11 +2,12 @@
 
 Kills: builds a corpus of distinct transcripts (copies of the sample's text interviews),
 times one full ``evalkit ingest`` of it, then starts the same ingest into fresh projects
-and SIGKILLs it at evenly spread points of that time (5% ... 100%). After each kill the
-project is reopened and checked (``PRAGMA integrity_check``, foreign keys, ``evalkit
-check``), and the outcome is classified from the store and the audit log: ``none`` (no
-source and no ingest entry) or ``all`` (every source and one ingest entry). Anything else
-is ``PARTIAL`` and a failure.
+and SIGKILLs it at evenly spread points of that time (10% ... 120%), and four more times
+inside the write transaction (as soon as the write-ahead log has grown by 0.25-4 MB).
+After each kill the project is reopened and checked (``PRAGMA integrity_check``, foreign
+keys, ``evalkit check``), and the outcome is classified from the store and the audit
+log: ``none`` (no source and no ingest entry) or ``all`` (every source and one ingest
+entry). Anything else is ``PARTIAL`` and a failure.
 
 Concurrency: while a long ingest holds the write lock, a CAB review import, a suggestion
 run and a codings import are started; each must exit 0, and the time each waited is
@@ -87,14 +88,55 @@ def kills(tmp: Path, count: int, copies: int) -> dict:
     full = time.monotonic() - started
     results = []
     for i in range(count):
-        fraction = round((i + 1) / count, 2)
+        # Spread over the whole run and a little past it, so that some kills land after
+        # the commit; the WAL size at the kill tells whether the write had begun.
+        fraction = round(0.1 + 1.1 * i / max(count - 1, 1), 2)
         folder = tmp / f"kill{i}"
         Store.init(folder).close()
+        wal = folder / "evalkit.sqlite-wal"
         process = evalkit("ingest", str(tmp / "corpus"), "-p", str(folder), "-k", "interview")
-        time.sleep(full * fraction * 0.98)
+        time.sleep(full * fraction)
+        written = wal.stat().st_size if wal.exists() else 0
+        alive = process.poll() is None
         process.send_signal(signal.SIGKILL)
         process.wait()
-        results.append({"at_fraction_of_run": fraction, **outcome(folder, files)})
+        stage = (
+            "finished before the kill"
+            if not alive
+            else ("writing its transaction" if written > 100_000 else "reading and segmenting")
+        )
+        results.append(
+            {
+                "at_fraction_of_run": fraction,
+                "stage": stage,
+                "wal_bytes": written,
+                **outcome(folder, files),
+            }
+        )
+    # And inside the write transaction itself, once the write-ahead log has grown this far.
+    for threshold in (256_000, 1_000_000, 2_000_000, 4_000_000):
+        folder = tmp / f"wal{threshold}"
+        Store.init(folder).close()
+        wal = folder / "evalkit.sqlite-wal"
+        base = wal.stat().st_size if wal.exists() else 0
+        process = evalkit("ingest", str(tmp / "corpus"), "-p", str(folder), "-k", "interview")
+        while process.poll() is None and (wal.stat().st_size if wal.exists() else 0) < (
+            base + threshold
+        ):
+            time.sleep(0.002)
+        alive = process.poll() is None
+        written = wal.stat().st_size if wal.exists() else 0
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        stage = "writing its transaction" if alive else "finished before the kill"
+        results.append(
+            {
+                "at_wal_bytes": threshold,
+                "stage": stage,
+                "wal_bytes": written,
+                **outcome(folder, files),
+            }
+        )
     return {"files": files, "full_run_seconds": round(full, 2), "kills": results}
 
 
@@ -133,13 +175,17 @@ def concurrency(tmp: Path) -> dict:
         ),
     }
     report = {}
-    for name, process in {"long ingest": long, **others}.items():
-        code = process.wait()
-        report[name] = {
-            "exit": code,
-            "finished_after_s": round(time.monotonic() - started, 1),
-            "locked_errors": process.stderr.read().count("locked"),
-        }
+    running = {"long ingest": long, **others}
+    while running:
+        for name, process in list(running.items()):
+            if process.poll() is not None:
+                report[name] = {
+                    "exit": process.returncode,
+                    "finished_after_s": round(time.monotonic() - started, 1),
+                    "locked_errors": process.stderr.read().count("locked"),
+                }
+                del running[name]
+        time.sleep(0.05)
     return report
 
 

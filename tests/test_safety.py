@@ -264,6 +264,20 @@ def test_killing_an_ingest_at_random_points_loses_nothing(tmp_path: Path) -> Non
         again = _evalkit("ingest", str(tmp_path / "corpus"), "-p", str(folder), "-k", "interview")
         assert again.wait(timeout=600) == 0, again.stderr.read()
         assert _whole(folder, files) == "all"
+    # Kill inside the write transaction itself: as soon as the write-ahead log grows.
+    for attempt in range(2):
+        folder = tmp_path / f"midwrite{attempt}"
+        Store.init(folder, actor="t").close()
+        wal = folder / "evalkit.sqlite-wal"
+        base = wal.stat().st_size if wal.exists() else 0
+        process = _evalkit("ingest", str(tmp_path / "corpus"), "-p", str(folder), "-k", "interview")
+        while process.poll() is None and (wal.stat().st_size if wal.exists() else 0) < (
+            base + 256_000 * (attempt + 1)
+        ):
+            time.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        outcomes.append(_whole(folder, files))
     assert set(outcomes) <= {"none", "all"}
 
 
