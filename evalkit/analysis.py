@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,83 @@ def _value(info: pd.Series, column: str) -> Any:
 
 def _participant(info: pd.Series) -> str:
     return str(_value(info, "participant_id") or info["source_id"])
+
+
+def code_by_case(
+    applied: pd.DataFrame,
+    sources: pd.DataFrame,
+    *,
+    has: Sequence[str] = (),
+    lacks: Sequence[str] = (),
+    sector: str | None = None,
+    kind: str | None = None,
+) -> pd.DataFrame:
+    """Which cases mention every code in ``has`` and none in ``lacks``.
+
+    A case is a participant (interviews with a ``participant_id``) or else a source.
+    Codes count through their children when ``applied`` came with a codebook.
+
+    Parameters
+    ----------
+    applied
+        From :func:`applied_codes`.
+    sources
+        ``Store.sources_df()``: every case, coded or not.
+    has, lacks
+        Code names.
+    sector, kind
+        Only cases of this sector, and only excerpts of this source kind.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per matching case: ``case, sector, kind, excerpts``, then for each code
+        named, how many of the case's excerpts carry it.
+
+    Examples
+    --------
+    "Which participants in law enforcement mention trust but not data sharing?"
+
+    >>> code_by_case(applied, sources, has=["ENFORCEMENT_TRUST"],
+    ...              lacks=["DATA_SHARING"], sector="law_enforcement")  # doctest: +SKIP
+    """
+    cases = sources.assign(
+        case=[
+            str(p) if isinstance(p, str) and p else s
+            for p, s in zip(
+                sources.get("participant_id", pd.Series([None] * len(sources))),
+                sources["source_id"],
+                strict=True,
+            )
+        ]
+    )
+    if kind:
+        cases = cases[cases["kind"] == kind]
+        applied = applied[applied["kind"] == kind]
+    if sector:
+        cases = cases[cases.get("sector", pd.Series(dtype=object)) == sector]
+    names = list(dict.fromkeys([*has, *lacks]))
+    counts = (
+        applied[applied["code"].isin(names)]
+        .groupby(["participant", "code"])["excerpt_id"]
+        .nunique()
+        .unstack(fill_value=0)
+        .reindex(columns=names, fill_value=0)
+    )
+    table = cases.groupby("case").agg(
+        sector=("sector", "first") if "sector" in cases else ("kind", lambda s: None),
+        kind=("kind", lambda s: ", ".join(sorted(set(s)))),
+        excerpts=("excerpts", "sum"),
+    )
+    table = table.join(counts, how="left").fillna({n: 0 for n in names})
+    for name in names:
+        table[name] = table[name].astype(int)
+    keep = pd.Series(True, index=table.index)
+    for name in has:
+        keep &= table[name] > 0
+    for name in lacks:
+        keep &= table[name] == 0
+    return table[keep].rename_axis("case").reset_index()
 
 
 # -- frequencies and co-occurrence -------------------------------------------------------------

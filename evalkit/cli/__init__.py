@@ -10,7 +10,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evalkit.cli import assist, codebook, coding, exchange, privacy, project, safety
+from evalkit.cli import (
+    assist,
+    codebook,
+    coding,
+    daily,
+    exchange,
+    privacy,
+    project,
+    safety,
+)
 from evalkit.cli.common import FORMATS, render
 from evalkit.errors import EvalkitError
 
@@ -33,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.register(subparsers)
     exchange.register(subparsers)
     safety.register(subparsers)
+    daily.register(subparsers)
     return parser
 
 

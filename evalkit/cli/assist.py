@@ -259,7 +259,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     with Store.open(args.project) as store:
         kwargs = {"title": args.title} if args.title else {}
-        document = evaluation_report(store, seed=args.seed, **kwargs)
+        document = evaluation_report(store, seed=args.seed, memos=args.memos, **kwargs)
     save_docx(document, args.out)
     note(f"wrote {args.out}")
 
@@ -276,3 +276,4 @@ def register_report(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", required=True, help="the .docx to write")
     p.add_argument("--title", help="the report's title")
     p.add_argument("--seed", type=int, default=0, help="seed for emergent themes")
+    p.add_argument("--memos", action="store_true", help="add the team's memos as an appendix")

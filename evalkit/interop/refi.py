@@ -74,7 +74,7 @@ class QdpxExport:
     users: int
     selections: int
     not_exported: int  # "coded, nothing applied" rows have no REFI-QDA form
-    notes: int = 0  # CAB review decisions, as Notes
+    notes: int = 0  # memos and CAB review decisions, as Notes
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -98,15 +98,24 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
         codebook = replace(codebook, codes=codebook.codes + extra)
     code_guids = {c.name: code_guid(c) for c in codebook.codes}
     reviews = store.reviews_df()
-    people = set(applied["coder"]) | set(reviews["reviewer"])
+    memos = store.memos_df()
+    people = set(applied["coder"]) | set(reviews["reviewer"]) | set(memos["author"])
     users = {name: _guid("user", name) for name in sorted(people)}
-    notes = {
-        _guid("review", r.packet_id, str(r.ref), r.reviewer, r.created_at): r
-        for r in reviews.itertuples()
-    }
-    notes_by_excerpt: dict[str, list[str]] = {}
-    for guid, review in notes.items():
-        notes_by_excerpt.setdefault(review.excerpt_id, []).append(guid)
+    # Notes: each memo, and each CAB decision (on its selection, so other tools show it).
+    # note GUID -> (title, text, author, time); refs: (target kind, target) -> note GUIDs
+    notes: dict[str, tuple[str, str, str, str]] = {}
+    refs: dict[tuple[str, str | None], list[str]] = {}
+    for memo in memos.itertuples():
+        guid = _guid("memo", project_id, str(memo.memo_id))
+        notes[guid] = (memo.title, memo.body, memo.author, memo.created_at)
+        refs.setdefault((memo.target_kind, memo.target), []).append(guid)
+    for r in reviews.itertuples():
+        guid = _guid("review", r.packet_id, str(r.ref), r.reviewer, r.created_at)
+        text = f"CAB review by {r.reviewer}: {r.decision or 'no decision'} with the code {r.code}."
+        text += f" Comment: {r.comment}" if r.comment else ""
+        notes[guid] = (f"CAB review: {r.code}", text, r.reviewer, r.created_at)
+        refs.setdefault(("excerpt", r.excerpt_id), []).append(guid)
+    notes_by_excerpt = {t: g for (k, t), g in refs.items() if k == "excerpt"}
     sources = store.sources()
     excerpts = {e.id: e for e in store.excerpts()}
     source_guids = {s.id: _guid("source", project_id, s.id) for s in sources}
@@ -121,7 +130,8 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
         out += [f"    <User guid={quoteattr(g)} name={quoteattr(n)}/>" for n, g in users.items()]
         out.append("  </Users>")
     if codebook.codes:
-        out.append(codebook_element_xml(codebook, indent="  ", sets=False))
+        code_notes = {t: g for (k, t), g in refs.items() if k == "code"}
+        out.append(codebook_element_xml(codebook, indent="  ", sets=False, notes=code_notes))
 
     variables = _variables(sources)
     if variables:
@@ -197,27 +207,23 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
                 f'        <NoteRef targetGUID="{g}"/>' for g in notes_by_excerpt.get(excerpt.id, [])
             ]
             out.append("      </PlainTextSelection>")
+        out += [f'      <NoteRef targetGUID="{g}"/>' for g in refs.get(("source", source.id), [])]
         out.append("    </TextSource>")
     if sources:
         out.append("  </Sources>")
     if notes:
-        # CAB decisions travel as notes on their selection, so other tools show them.
         out.append("  <Notes>")
-        for guid, review in notes.items():
-            text = (
-                f"CAB review by {review.reviewer}: {review.decision or 'no decision'}"
-                f" with the code {review.code}."
-                + (f" Comment: {review.comment}" if review.comment else "")
-            )
+        for guid, (title, text, author, at) in notes.items():
             out.append(
-                f"    <Note guid={quoteattr(guid)} name={quoteattr(f'CAB review: {review.code}')}"
-                f" creatingUser={quoteattr(users[review.reviewer])}"
-                f" creationDateTime={quoteattr(_datetime(review.created_at))}>"
+                f"    <Note guid={quoteattr(guid)} name={quoteattr(title)}"
+                f" creatingUser={quoteattr(users[author])}"
+                f" creationDateTime={quoteattr(_datetime(at))}>"
                 f"<PlainTextContent>{escape(text)}</PlainTextContent></Note>"
             )
         out.append("  </Notes>")
         counts["notes"] = len(notes)
     out.extend(sets_xml(codebook, indent="  ", member_attribute="targetGUID"))
+    out += [f'  <NoteRef targetGUID="{g}"/>' for g in refs.get(("project", None), [])]
     out.append("</Project>")
     data = ("\n".join(out) + "\n").encode("utf-8")
     errors = schema_errors(data, "Project")
@@ -399,11 +405,6 @@ def import_qdpx(
         for u in root.iter(f"{_Q}User")
     }
     report.users = sorted(set(users.values()))
-    report.notes = len(root.findall(f"{_Q}Notes/{_Q}Note"))
-    if report.notes:
-        report.warnings.append(
-            f"{report.notes} note(s) were not imported: evalkit keeps no notes yet"
-        )
     codebook = _codebook(root, data, path, report)
     guid_to_code = {_key(c.guid): c.name for c in codebook.codes} if codebook else {}
     attributes, variables, cases = _cases(root)
@@ -415,6 +416,8 @@ def import_qdpx(
     names = store.source_names()
     pending: list[tuple[Source, list[_Selection], Any]] = []
     reused: set[str] = set()
+    source_for: dict[str, str] = {}  # TextSource GUID -> source ID
+    excerpt_for: dict[str, str] = {}  # PlainTextSelection GUID -> excerpt ID
     for item in texts:
         text = item.text
         redaction = None
@@ -434,6 +437,7 @@ def import_qdpx(
             )
             selections = _mapped(item.selections, redaction)
             pending.append((store.source(existing), selections, None))
+            source_for[_key(item.guid)] = existing
             reused.add(existing)
             continue
         name = _unique(item.name, names)
@@ -451,6 +455,7 @@ def import_qdpx(
         if redaction is not None and redaction.replacements:
             report.deid[source_id] = dict(Counter(r.type for r in redaction.replacements))
         pending.append((source, _mapped(item.selections, redaction), redaction))
+        source_for[_key(item.guid)] = source_id
 
     cut = segment_many([s for s, _, _ in pending if s.id not in reused])
     cut.update({sid: store.excerpts(sid) for sid in reused})
@@ -461,6 +466,7 @@ def import_qdpx(
         cut[source.id] = excerpts
         for selection in selections:
             excerpt_id = span_ids[(selection.start, selection.end)]
+            excerpt_for[_key(selection.guid)] = excerpt_id
             report.selections += 1
             for coding_guid, user_guid, code_guid in selection.codings:
                 code = guid_to_code.get(_key(code_guid))
@@ -493,6 +499,15 @@ def import_qdpx(
         for source, _, _ in pending:
             store.put_source(source, cut[source.id])
         report.codings = store.add_codings(list(dict.fromkeys(rows)), origin=f"qdpx:{path.name}")
+        for note in _notes(root, users, guid_to_code, source_for, excerpt_for):
+            store.add_memo(
+                note["title"],
+                note["body"],
+                on=note["on"],
+                target=note["target"],
+                author=note["author"],
+            )
+            report.notes += 1
         store.log(
             "qdpx.import",
             "project",
@@ -522,6 +537,38 @@ def import_qdpx(
                 " they are; list them with 'evalkit deid --dry-run'"
             )
     return report
+
+
+def _notes(root: Element, users, codes, sources, excerpts) -> list[dict]:
+    """Notes as memos, each on what refers to it (a code, source, selection or the
+    project); notes nothing refers to, or whose target was skipped, go on the project."""
+    targets: dict[str, tuple[str, str | None]] = {}
+    for ref in root.findall(f"{_Q}NoteRef"):
+        targets.setdefault(_key(ref.get("targetGUID")), ("project", None))
+    places = (
+        ("Code", "code", codes),
+        ("TextSource", "source", sources),
+        ("PlainTextSelection", "excerpt", excerpts),
+    )
+    for tag, kind, lookup in places:
+        for element in root.iter(f"{_Q}{tag}"):
+            target = lookup.get(_key(element.get("guid")))
+            for ref in element.findall(f"{_Q}NoteRef"):
+                if target is not None:
+                    targets[_key(ref.get("targetGUID"))] = (kind, target)
+    found = []
+    for note in root.findall(f"{_Q}Notes/{_Q}Note"):
+        kind, target = targets.get(_key(note.get("guid")), ("project", None))
+        found.append(
+            {
+                "title": (note.get("name") or "Note").strip() or "Note",
+                "body": note.findtext(f"{_Q}PlainTextContent") or "",
+                "on": kind,
+                "target": target,
+                "author": users.get(_key(note.get("creatingUser"))) or "unknown",
+            }
+        )
+    return found
 
 
 def _mapped(selections: list[_Selection], redaction) -> list[_Selection]:

@@ -71,9 +71,16 @@ def describe(code: Code) -> str:
     return "\n".join(parts)
 
 
-def codebook_element_xml(codebook: Codebook, *, indent: str = "", sets: bool = True) -> str:
+def codebook_element_xml(
+    codebook: Codebook,
+    *,
+    indent: str = "",
+    sets: bool = True,
+    notes: dict[str, list[str]] | None = None,
+) -> str:
     """The ``<CodeBook>`` element as text (shared by .qdc and project exports; a project
-    carries its Sets at project level, so it passes ``sets=False``)."""
+    carries its Sets at project level, so it passes ``sets=False``; ``notes`` maps code
+    names to the GUIDs of project Notes about them)."""
     from xml.sax.saxutils import escape
 
     lines = [f"{indent}<CodeBook>", f"{indent}  <Codes>"]
@@ -85,12 +92,14 @@ def codebook_element_xml(codebook: Codebook, *, indent: str = "", sets: bool = T
             attrs += f" color={quoteattr(code.color.upper())}"
         children = codebook.children(code.name)
         description = describe(code)
-        if not children and not description:
+        refs = (notes or {}).get(code.name, [])
+        if not children and not description and not refs:
             lines.append(f"{pad}<Code {attrs}/>")
             return
         lines.append(f"{pad}<Code {attrs}>")
         if description:
             lines.append(f"{pad}  <Description>{escape(description)}</Description>")
+        lines.extend(f'{pad}  <NoteRef targetGUID="{g}"/>' for g in refs)
         for child in children:
             emit(child, depth + 1)
         lines.append(f"{pad}</Code>")

@@ -53,8 +53,11 @@ def evaluation_report(
     *,
     title: str = "Evaluation of the Task Force: rapid appraisal findings",
     seed: int = 0,
+    memos: bool = False,
 ) -> DocumentType:
     """Build the evaluation report from a coded project.
+
+    With ``memos``, the team's analytic memos close the report as a second appendix.
 
     Raises
     ------
@@ -88,6 +91,8 @@ def evaluation_report(
     _emergent(document, store, seed)
     _limitations(document, facts)
     _appendix(document, codebook)
+    if memos:
+        _memos(document, store.memos_df())
     _page_numbers(document)
     return document
 
@@ -452,3 +457,21 @@ def _appendix(document, codebook: Codebook) -> None:
     ]
     frame = pd.DataFrame(rows, columns=["Code", "Theme", "Brief definition", "Use it when"])
     _table(document, frame, [4.5, 3.8, 6.0, 10.5])
+
+
+def _memos(document, memos: pd.DataFrame) -> None:
+    document.add_heading("Appendix: analytic memos", level=1)
+    if memos.empty:
+        document.add_paragraph("The team wrote no memos.")
+        return
+    for memo in memos.itertuples():
+        document.add_heading(memo.title, level=2)
+        about = (
+            "the project"
+            if memo.target_kind == "project"
+            else (f"{memo.target_kind} {memo.target}")
+        )
+        byline = document.add_paragraph(f"{memo.author}, {memo.created_at[:10]}, on {about}.")
+        byline.runs[0].italic = True
+        for block in (b for b in memo.body.split("\n\n") if b.strip()):
+            document.add_paragraph(" ".join(block.split()))

@@ -20,13 +20,21 @@ from evalkit.store.base import StoreBase, default_actor, now
 from evalkit.store.check import CheckMixin
 from evalkit.store.coding import CodingMixin
 from evalkit.store.history import HistoryMixin
+from evalkit.store.memos import MemosMixin
 from evalkit.store.reviews import ReviewsMixin
 from evalkit.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 from evalkit.store.sources import SourcesMixin
 
 
 class Store(
-    SourcesMixin, CodingMixin, ReviewsMixin, HistoryMixin, BackupsMixin, CheckMixin, StoreBase
+    SourcesMixin,
+    CodingMixin,
+    ReviewsMixin,
+    MemosMixin,
+    HistoryMixin,
+    BackupsMixin,
+    CheckMixin,
+    StoreBase,
 ):
     """An open project: sources, excerpts, codebooks and codings, with an audit log.
 

@@ -161,6 +161,48 @@ MIGRATIONS: list[str] = [
     CREATE INDEX changes_operation ON changes (operation, seq);
     ALTER TABLE audit ADD COLUMN operation INTEGER REFERENCES operations (id);
     """,
+    # 7: analytic memos, and a full-text index of excerpt text kept in step by triggers
+    # (so ingest, de-identification and undo all keep it right without thinking of it).
+    """
+    CREATE TABLE memos (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        target_kind TEXT NOT NULL
+            CHECK (target_kind IN ('project', 'code', 'source', 'excerpt')),
+        target TEXT,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX memos_target ON memos (target_kind, target);
+    CREATE VIRTUAL TABLE excerpts_fts USING fts5 (
+        body, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO excerpts_fts (rowid, body)
+        SELECT e.rowid, substr(s.text, e.start + 1, e."end" - e.start)
+        FROM excerpts e JOIN sources s ON s.id = e.source_id;
+    CREATE TRIGGER excerpts_fts_insert AFTER INSERT ON excerpts BEGIN
+        INSERT INTO excerpts_fts (rowid, body)
+        SELECT NEW.rowid, substr(text, NEW.start + 1, NEW."end" - NEW.start)
+        FROM sources WHERE id = NEW.source_id;
+    END;
+    CREATE TRIGGER excerpts_fts_delete AFTER DELETE ON excerpts BEGIN
+        DELETE FROM excerpts_fts WHERE rowid = OLD.rowid;
+    END;
+    CREATE TRIGGER excerpts_fts_update AFTER UPDATE ON excerpts BEGIN
+        DELETE FROM excerpts_fts WHERE rowid = OLD.rowid;
+        INSERT INTO excerpts_fts (rowid, body)
+        SELECT NEW.rowid, substr(text, NEW.start + 1, NEW."end" - NEW.start)
+        FROM sources WHERE id = NEW.source_id;
+    END;
+    CREATE TRIGGER excerpts_fts_source AFTER UPDATE OF text ON sources BEGIN
+        DELETE FROM excerpts_fts
+            WHERE rowid IN (SELECT rowid FROM excerpts WHERE source_id = NEW.id);
+        INSERT INTO excerpts_fts (rowid, body)
+        SELECT e.rowid, substr(NEW.text, e.start + 1, e."end" - e.start)
+        FROM excerpts e WHERE e.source_id = NEW.id;
+    END;
+    """,
 ]
 
 # Tables whose rows undo can restore: everything but the audit log and the history itself.
@@ -174,5 +216,6 @@ TRACKED_TABLES: tuple[str, ...] = (
     "suggestions",
     "packets",
     "reviews",
+    "memos",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
