@@ -100,18 +100,17 @@ def kills(tmp: Path, count: int, copies: int) -> dict:
         alive = process.poll() is None
         process.send_signal(signal.SIGKILL)
         process.wait()
-        stage = (
-            "finished before the kill"
-            if not alive
-            else ("writing its transaction" if written > 100_000 else "reading and segmenting")
-        )
+        found = outcome(folder, files)
+        if not alive:
+            stage = "finished before the kill"
+        elif found["outcome"] == "all":
+            stage = "committed, writing the key file and exiting"
+        elif written > 100_000:
+            stage = "writing its transaction"
+        else:
+            stage = "reading and segmenting"
         results.append(
-            {
-                "at_fraction_of_run": fraction,
-                "stage": stage,
-                "wal_bytes": written,
-                **outcome(folder, files),
-            }
+            {"at_fraction_of_run": fraction, "stage": stage, "wal_bytes": written, **found}
         )
     # And inside the write transaction itself, once the write-ahead log has grown this far.
     for threshold in (256_000, 1_000_000, 2_000_000, 4_000_000):
