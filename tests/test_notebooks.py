@@ -62,6 +62,9 @@ def check_assisted_coding(folder: Path) -> None:
     with Store.open(folder / "tutorial_02") as store:
         reviewed = store.suggestions_df()
         codings = store.codings_df(coders=["maria"])
+        all_codings = store.codings_df()
+        history = store.history_df()
+        backups = store.backups_df()
     accepted = reviewed[reviewed["status"] == "accepted"]
     assert len(accepted) >= 1
     assert set(accepted["reviewer"]) == {"maria"}
@@ -72,6 +75,19 @@ def check_assisted_coding(folder: Path) -> None:
     assert {"COLLAB_DEPTH", "REFERRALS_CASES"} <= set(
         codings[codings["excerpt_id"] == "P11-086dcf4b38"]["code"]
     )
+    # Coding the search hits and merging two codes were each one operation, undone.
+    operations = history.set_index("command")
+    for command in ("search code", "code merge"):
+        assert (history["command"] == command).sum() == 1
+        undone_by = operations.loc[command, "undone_by"]
+        assert pd.notna(undone_by)
+        assert history.set_index("operation").loc[int(undone_by), "command"] == "undo"
+    assert "BAD_DATE_LIST (coder maria)" in operations.loc["search code", "summary"]
+    assert "HOUSING_GAP, YOUTH_AFTER_HOURS into NEEDS" in operations.loc["code merge", "summary"]
+    # The undo brought the merged codes back, with their codings.
+    assert {"HOUSING_GAP", "YOUTH_AFTER_HOURS"} <= set(all_codings["code"])
+    assert not (all_codings["origin"] == "search").any()
+    assert {"before code merge", "before undo"} <= set(backups["reason"])
 
 
 def check_consensus(folder: Path) -> None:
@@ -88,6 +104,11 @@ def check_report(folder: Path) -> None:
     report = docx.Document(folder / "report.docx")
     headings = [p.text for p in report.paragraphs if p.style.name == "Heading 1"]
     assert "Triangulation across source kinds" in headings
+    # The memos written in the notebook close the report as an appendix.
+    assert headings[-1] == "Appendix: analytic memos"
+    text = "\n".join(p.text for p in report.paragraphs)
+    assert "Shelter beds" in text and "on code HOUSING_GAP" in text
+    assert "Before the CAB meeting" in text and "on the project" in text
     packet = docx.Document(folder / "cab_packet.docx")
     assert packet.tables
     assert (folder / "matrix.xlsx").stat().st_size > 0
@@ -96,9 +117,13 @@ def check_report(folder: Path) -> None:
         made = audit[audit["action"] == "packet.create"]
         assert len(made) == 1 and made["actor"].iloc[0] == "maria"
         recorded = store.packet(made["entity_id"].iloc[0])
+        memos = store.memos_df()
     assert recorded["reviewer"] == "Ana R."
     assert recorded["selection"]["status"] == "accepted"
     assert recorded["items"]
+    assert list(memos["target_kind"]) == ["code", "project"]
+    assert memos["target"].iloc[0] == "HOUSING_GAP"
+    assert set(memos["author"]) == {"maria"}
 
 
 CHECKS: dict[str, Callable[[Path], None]] = {
