@@ -171,6 +171,8 @@ def test_memos_everywhere(coded: Store, tmp_path: Path) -> None:
     document = evaluation_report(coded, memos=True)
     text = "\n".join(p.text for p in document.paragraphs)
     assert "Appendix: analytic memos" in text and "Every sector names beds." in text
+    runs = [r for p in document.paragraphs if "Asked by the" in p.text for r in p.runs]
+    assert [r.text for r in runs if r.bold] == ["CAB"]  # Markdown becomes Word formatting
     assert "Appendix: analytic memos" not in "\n".join(
         p.text for p in evaluation_report(coded).paragraphs
     )

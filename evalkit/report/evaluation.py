@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -474,4 +475,20 @@ def _memos(document, memos: pd.DataFrame) -> None:
         byline = document.add_paragraph(f"{memo.author}, {memo.created_at[:10]}, on {about}.")
         byline.runs[0].italic = True
         for block in (b for b in memo.body.split("\n\n") if b.strip()):
-            document.add_paragraph(" ".join(block.split()))
+            lines = block.strip().splitlines()
+            if all(line.lstrip().startswith(("- ", "* ")) for line in lines):
+                for line in lines:
+                    _markdown_runs(document.add_paragraph(style="List Bullet"), line.lstrip()[2:])
+            else:
+                _markdown_runs(document.add_paragraph(), " ".join(block.split()))
+
+
+def _markdown_runs(paragraph, text: str) -> None:
+    """Memo text with Markdown **bold** and *italic* as Word formatting."""
+    for part in re.split(r"(\*\*[^*]+\*\*|\*[^*]+\*)", text):
+        if part.startswith("**") and part.endswith("**") and len(part) > 4:
+            paragraph.add_run(part[2:-2]).bold = True
+        elif part.startswith("*") and part.endswith("*") and len(part) > 2:
+            paragraph.add_run(part[1:-1]).italic = True
+        elif part:
+            paragraph.add_run(part)
