@@ -134,12 +134,11 @@ def code_by_case(
         One row per matching case: ``case, sector, kind, excerpts``, then for each code
         named, how many of the case's excerpts carry it.
 
-    Examples
-    --------
-    "Which participants in law enforcement mention trust but not data sharing?"
-
-    >>> code_by_case(applied, sources, has=["ENFORCEMENT_TRUST"],
-    ...              lacks=["DATA_SHARING"], sector="law_enforcement")  # doctest: +SKIP
+    Notes
+    -----
+    "Which participants in law enforcement mention trust but not data sharing?" is
+    ``code_by_case(applied, sources, has=["ENFORCEMENT_TRUST"], lacks=["DATA_SHARING"],
+    sector="law_enforcement")``.
     """
     cases = sources.assign(
         case=[

@@ -165,7 +165,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="what the memo is about (default: the project)",
     )
     p.add_argument("--target", help="the code name, source ID or excerpt ID")
-    p = command(memos, "list", cmd_memo_list, "list memos", "evalkit memo list --project proj")
+    p = command(
+        memos, "list", cmd_memo_list, "list memos, oldest first", "evalkit memo list --project proj"
+    )
     p.add_argument(
         "--on",
         choices=("project", "code", "source", "excerpt"),
