@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,13 @@ def test_suggester_learns_and_explains() -> None:
     assert first[0].code == "POLICY" and first[0].origin == "model"
     assert "“bulletin”" in first[0].rationale
     assert model.model_version_.startswith("tfidf-lr-")
+    # Rationales name content words, never "the" or "of the" alone.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    for suggestions in model.suggest(texts[:20]):
+        for suggestion in suggestions:
+            for term in re.findall(r"“([^”]+)”", suggestion.rationale.split("words ")[-1]):
+                assert not all(w in ENGLISH_STOP_WORDS for w in term.split()), term
 
 
 def test_suggester_refuses_to_predict_before_fit() -> None:
@@ -258,6 +266,8 @@ def test_next_to_code_is_uncoded_and_varied(sample_project: Store) -> None:
     assert coded.isdisjoint(picks["excerpt_id"])
     assert (picks["uncertainty"].between(0, 1)).all()
     assert picks["source_id"].nunique() >= 5  # spread over the corpus, not one transcript
+    # Never a transcript's header lines (interview text before the first speaker).
+    assert not ((picks["kind"] == "interview") & picks["speaker"].isna()).any()
 
 
 def test_themes_are_reproducible_and_add_up(sample_project: Store) -> None:

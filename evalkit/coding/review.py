@@ -170,6 +170,9 @@ def next_to_code(
     """
     codebook = _codebook(store)
     coded, uncoded = training_data(store)
+    # A transcript's header lines (before the first speaker) are not worth a coder's time.
+    header = (uncoded["kind"] == "interview") & uncoded["speaker"].isna()
+    uncoded = uncoded[~header].reset_index(drop=True)
     if uncoded.empty:
         return pd.DataFrame(
             columns=[

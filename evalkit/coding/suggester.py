@@ -31,7 +31,7 @@ from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion
@@ -335,6 +335,10 @@ class CodeSuggester(BaseEstimator):
         words = self.vectorizer_.transformer_list[0][1]
         vocabulary = words.get_feature_names_out()
         word_features = text_features[:, : len(vocabulary)].tocsr()
+        # "she", "were", "of the" explain nothing to a reviewer, whatever their weight.
+        informative = np.array(
+            [not all(w in ENGLISH_STOP_WORDS for w in term.split()) for term in vocabulary]
+        )
         out: list[list[Suggestion]] = []
         for row in range(len(texts)):
             matched: dict[str, list[str]] = {}
@@ -353,8 +357,8 @@ class CodeSuggester(BaseEstimator):
                     reasons.append(f"rule matched {terms}")
                 if model.kind == "model":
                     coefficients = model.classifier.coef_.ravel()
-                    top = present[np.argsort(-coefficients[present])][:max_terms]
-                    top = [t for t in top if coefficients[t] > 0]
+                    ranked = present[np.argsort(-coefficients[present])]
+                    top = [t for t in ranked if coefficients[t] > 0 and informative[t]][:max_terms]
                     if top:
                         reasons.append("words " + ", ".join(f"“{vocabulary[t]}”" for t in top))
                 else:
