@@ -350,3 +350,19 @@ def test_cli_history_and_undo(coded: Store, capsys) -> None:
         assert store.stats()["codings"] == 0
     with pytest.raises(EvalkitError):
         Store.open(coded.folder / "missing")
+
+
+def test_undo_reaches_back_a_bounded_number_of_operations(project: Store) -> None:
+    from evalkit.store.base import UNDO_DEPTH
+
+    for i in range(UNDO_DEPTH + 5):
+        with project.transaction(actor="t"):
+            project.add_memo(f"memo {i}", author="t")
+    kept = project.connection.execute("SELECT COUNT(DISTINCT operation) FROM changes").fetchone()
+    assert kept[0] == UNDO_DEPTH
+    for _ in range(UNDO_DEPTH):
+        project.undo()
+    assert len(project.memos_df()) == 5
+    with pytest.raises(ProjectError, match="undo reaches back 50 operations"):
+        project.undo()
+    assert len(project.audit_df()) > UNDO_DEPTH * 2  # the audit log keeps everything

@@ -20,6 +20,7 @@ from evalkit.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 # Another process writing holds the project for at most this long under normal use (the
 # longest writes are big ingests); waiting beats failing with "database is locked".
 BUSY_SECONDS = 300
+UNDO_DEPTH = 50
 
 
 @contextmanager
@@ -256,6 +257,14 @@ class StoreBase:
                 self.connection.execute(
                     "UPDATE operations SET summary = ? WHERE id = ?",
                     (self._summary or self._default_summary(), self._operation),
+                )
+                # Undo reaches back UNDO_DEPTH operations (undos themselves not counted);
+                # older row changes are dropped so the history does not grow without end.
+                # The audit log keeps everything.
+                self.connection.execute(
+                    "DELETE FROM changes WHERE operation < (SELECT MIN(id) FROM (SELECT id"
+                    " FROM operations WHERE undoes IS NULL ORDER BY id DESC LIMIT ?))",
+                    (UNDO_DEPTH,),
                 )
             except BaseException:
                 self.connection.execute("ROLLBACK")

@@ -103,8 +103,8 @@ class HistoryMixin:
                     "nothing to undo"
                     + (f" after '{target['command']}'" if target is not None else ""),
                     path=str(self.folder),
-                    hint="See 'evalkit history'; to go further back, restore a backup"
-                    " ('evalkit backups list')",
+                    hint="See 'evalkit history'; undo reaches back 50 operations; to go"
+                    " further back, restore a backup ('evalkit backups list')",
                 )
             self.snapshot("before undo")
             changes = self.connection.execute(
