@@ -28,6 +28,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -145,6 +146,9 @@ class Roster:
     def __post_init__(self) -> None:
         _check_roster(self.entries, self.path)
 
+    # Cached: de-identification asks for these once per text and once per match, and a
+    # roster never changes after it is built (frozen), so each is computed once.
+    @cached_property
     def pattern(self) -> re.Pattern[str] | None:
         forms = sorted({f for e in self.entries for f in e.forms}, key=len, reverse=True)
         if not forms:
@@ -153,18 +157,15 @@ class Roster:
         return re.compile(rf"(?<![\w@.])(?:{alternatives})(?!\w)", re.I)
 
     def entry_for(self, surface: str) -> RosterEntry | None:
-        return self._lookup().get(_fold(surface))
+        return self._lookup.get(_fold(surface))
 
+    @cached_property
     def _lookup(self) -> dict[str, RosterEntry]:
-        lookup: dict[str, RosterEntry] = {}
-        for entry in self.entries:
-            for form in entry.forms:
-                lookup[_fold(form)] = entry
-        return lookup
+        return {_fold(form): entry for entry in self.entries for form in entry.forms}
 
     @property
     def names(self) -> set[str]:
-        return {_fold(form) for entry in self.entries for form in entry.forms}
+        return set(self._lookup)
 
 
 ROSTER_COLUMNS = ("name", "pseudonym", "variants", "type")
@@ -323,7 +324,7 @@ def find_identifiers(text: str, *, roster: Roster | None = None) -> list[Replace
             group = next((g for g in ("value", "ca") if match.groupdict().get(g)), None)
             start, end = match.span(group) if group else match.span()
             found.append(Replacement(start, end, kind, text[start:end], TOKENS[kind]))
-    pattern = roster.pattern() if roster is not None else None
+    pattern = roster.pattern if roster is not None else None
     if pattern is not None:
         for match in pattern.finditer(text):
             surface = match.group(0)
@@ -335,14 +336,19 @@ def find_identifiers(text: str, *, roster: Roster | None = None) -> list[Replace
             kind = "name" if entry.type == "person" else "organisation"
             found.append(Replacement(match.start(), match.end(), kind, surface, entry.token))
     found.sort(key=lambda r: (-(r.end - r.start), _PRIORITY[r.type], r.start))
+    # Kept spans never overlap, so in start order their ends ascend too: one bisect finds
+    # the only neighbours a new span could overlap (a scan of all kept spans was quadratic).
+    starts: list[int] = []
     kept: list[Replacement] = []
-    taken: list[tuple[int, int]] = []
     for item in found:
-        if any(item.start < b and a < item.end for a, b in taken):
+        i = bisect.bisect_right(starts, item.start)
+        if i and kept[i - 1].end > item.start:
             continue
-        kept.append(item)
-        taken.append((item.start, item.end))
-    return sorted(kept, key=lambda r: r.start)
+        if i < len(kept) and kept[i].start < item.end:
+            continue
+        starts.insert(i, item.start)
+        kept.insert(i, item)
+    return kept
 
 
 def deidentify(text: str, *, roster: Roster | None = None) -> Redaction:
