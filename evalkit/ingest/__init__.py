@@ -7,7 +7,6 @@ transaction, so a bad file leaves the project exactly as it was.
 from __future__ import annotations
 
 import hashlib
-import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +26,7 @@ from evalkit.deid import (
 )
 from evalkit.errors import InputFileError
 from evalkit.ingest.attributes import load_attributes, match_attributes
-from evalkit.ingest.base import Extracted, iso_date
+from evalkit.ingest.base import Extracted, iso_date, slug, unique
 from evalkit.ingest.captions import read_captions
 from evalkit.ingest.pdf import read_pdf
 from evalkit.ingest.rtf import read_rtf
@@ -320,21 +319,12 @@ def _name(path: Path, item: Extracted) -> str:
 
 def _keys(path: Path, item: Extracted) -> list[str]:
     if item.key is not None:
-        return [f"{path.name}#{item.key}", item.key, _slug(f"{path.stem}-{item.key}")]
-    return [path.name, path.stem, _slug(path.stem)]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-") or "source"
+        return [f"{path.name}#{item.key}", item.key, slug(f"{path.stem}-{item.key}")]
+    return [path.name, path.stem, slug(path.stem)]
 
 
 def _new_id(path: Path, item: Extracted, taken: set[str]) -> str:
-    base = _slug(path.stem if item.key is None else f"{path.stem}-{item.key}")
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
+    return unique(slug(path.stem if item.key is None else f"{path.stem}-{item.key}"), taken)
 
 
 def _attributes(

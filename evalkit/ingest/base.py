@@ -90,3 +90,21 @@ def timestamp_seconds(stamp: str) -> float:
     for part in stamp.replace(",", ".").split(":"):
         value = value * 60 + float(part)
     return round(value, 3)
+
+
+def slug(text: str) -> str:
+    """A source ID from a file name: letters, digits and ``_.-`` only.
+
+    >>> slug("P07 interview (final).txt")
+    'P07_interview_final_.txt'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-") or "source"
+
+
+def unique(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever is not taken yet."""
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate

@@ -28,7 +28,7 @@ class SafeArchive:
         self._error = error
         if not zipfile.is_zipfile(self.path):
             raise error(
-                "not a zip archive, so not a .qdpx project",
+                "not a readable .qdpx (it is not a zip archive)",
                 path=self.path,
                 hint="Export the project again from its tool as REFI-QDA (.qdpx)",
             )

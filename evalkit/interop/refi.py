@@ -27,7 +27,6 @@ defusedxml (no DTDs or entities) and must validate against the schema.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import io
 import re
@@ -42,8 +41,9 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
 from evalkit.errors import ExchangeError
+from evalkit.ingest.base import slug, unique
 from evalkit.interop.archive import SafeArchive
-from evalkit.interop.xml import PROJECT_NS, parse_untrusted, schema_errors
+from evalkit.interop.xml import PROJECT_NS, parse_untrusted, require_valid, schema_errors
 from evalkit.model import KINDS, Code, Codebook, Excerpt, Source
 
 _NS = uuid.UUID("0b6f2c8e-5d1a-4c1e-9f3b-8a7e6d5c4b3a")
@@ -440,9 +440,9 @@ def import_qdpx(
             source_for[_key(item.guid)] = existing
             reused.add(existing)
             continue
-        name = _unique(item.name, names)
+        name = unique(item.name, names)
         names.add(name)
-        source_id = _unique(_slug(Path(name).stem), taken)
+        source_id = unique(slug(Path(name).stem), taken)
         taken.add(source_id)
         source = Source(
             id=source_id,
@@ -595,16 +595,7 @@ def _validate(root: Element, data: bytes, path: Path) -> None:
             path=path,
             hint="For a codebook (.qdc) use 'evalkit codebook import'",
         )
-    errors = schema_errors(data, "Project")
-    if errors:
-        line, message = errors[0]
-        raise ExchangeError(
-            f"does not validate against the REFI-QDA Project schema: {message}"
-            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-            path=path,
-            line=line,
-            hint="Re-export the project from its tool",
-        )
+    require_valid(data, "Project", path, ExchangeError)
 
 
 def _open(path: Path) -> tuple[bytes, dict[str, bytes] | SafeArchive | Path]:
@@ -782,15 +773,16 @@ def _source_bytes(files, reference: str | None) -> bytes | None:
 
 
 def _decode(data: bytes, report: QdpxImport, name: str) -> str:
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+    """Source bytes as text, by the same rules as ingest (BOM, UTF-16, cp1252 fallback)."""
+    from evalkit.errors import InputFileError
+    from evalkit.ingest.text import decode
+
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        report.warnings.append(f"source '{name}' is not UTF-8; read as Windows-1252")
-        return data.decode("cp1252", errors="replace")
+        text, warnings = decode(data, Path(name))
+    except InputFileError as error:
+        raise ExchangeError(error.message, path=name, hint=error.hint) from None
+    report.warnings.extend(warnings)
+    return text
 
 
 def _docx_text(data: bytes, reference: str, path: Path) -> str:
@@ -898,15 +890,3 @@ def _with_selections(
     ordered = sorted([*excerpts, *extra], key=lambda e: (e.start, e.end))
     ordered = [replace(e, ordinal=i) for i, e in enumerate(ordered, start=1)]
     return ordered, {span: e.id for span, e in by_span.items()}
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-") or "source"
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate

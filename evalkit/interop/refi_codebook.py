@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -28,7 +27,13 @@ from xml.sax.saxutils import quoteattr
 
 from evalkit.codebook.validate import Problem, RawCode, RawDomain, build_codebook
 from evalkit.errors import CodebookError
-from evalkit.interop.xml import CODEBOOK_NS, PROJECT_NS, parse_untrusted, schema_errors
+from evalkit.interop.xml import (
+    CODEBOOK_NS,
+    PROJECT_NS,
+    parse_untrusted,
+    require_valid,
+    schema_errors,
+)
 from evalkit.model import Code, Codebook
 
 _GUID_NAMESPACE = uuid.UUID("7c1c4f0e-3a54-4f38-9a5e-2d1f0c9a6b11")
@@ -174,16 +179,7 @@ def read_refi_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem]
             path=path,
             hint="Export the codebook from the other tool as REFI-QDA (.qdc)",
         )
-    errors = schema_errors(data, kind)
-    if errors:
-        line, message = errors[0]
-        raise CodebookError(
-            f"does not validate against the REFI-QDA {kind} schema: {message}"
-            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-            path=path,
-            line=line,
-            hint="Re-export the file from its tool",
-        )
+    require_valid(data, kind, path, CodebookError)
     return codebook_from_root(root, data, path)
 
 
@@ -304,27 +300,23 @@ def _meta(data: bytes) -> dict | None:
 
 
 def _xml_bytes(path: Path) -> bytes:
+    from evalkit.interop.archive import SafeArchive
+
     if not path.is_file():
         raise CodebookError("file not found", path=path, hint="Check the path")
     if path.suffix.lower() != ".qdpx":
         return path.read_bytes()
+    # The same checks as a whole-project import: entry names, links and sizes.
+    archive = SafeArchive(path, CodebookError)
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.lower().endswith(".qde")]
-            if not names:
-                raise CodebookError(
-                    "the .qdpx has no project.qde inside", path=path, hint="Re-export it"
-                )
-            with archive.open(names[0]) as stream:
-                # A real project.qde is small; refuse a decompression bomb.
-                data = stream.read(200_000_000 + 1)
-            if len(data) > 200_000_000:
-                raise CodebookError("project.qde is over 200 MB", path=path)
-            return data
-    except zipfile.BadZipFile:
-        raise CodebookError(
-            "not a readable .qdpx (it is not a zip archive)", path=path, hint="Re-export it"
-        ) from None
+        name = next((n for n in archive.members if n.lower().endswith(".qde")), None)
+        if name is None:
+            raise CodebookError(
+                "the .qdpx has no project.qde inside", path=path, hint="Re-export it"
+            )
+        return archive.read(name)
+    finally:
+        archive.close()
 
 
 def _local(tag: str) -> str:

@@ -55,3 +55,19 @@ def schema_errors(data: bytes, kind: Literal["Codebook", "Project"]) -> list[tup
     if schema.validate(document):
         return []
     return [(e.line, e.message) for e in schema.error_log]
+
+
+def require_valid(
+    data: bytes, kind: Literal["Codebook", "Project"], path: str | Path, error: type[EvalkitError]
+) -> None:
+    """Raise ``error`` naming the first schema violation (and how many more there are)."""
+    errors = schema_errors(data, kind)
+    if errors:
+        line, message = errors[0]
+        raise error(
+            f"does not validate against the REFI-QDA {kind} schema: {message}"
+            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+            path=path,
+            line=line,
+            hint="Re-export the file from its tool",
+        )
