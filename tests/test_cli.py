@@ -235,7 +235,7 @@ def test_coder_eval_json_contract(tmp_path: Path) -> None:
     result = run("coder-eval", str(path), "--coder", "jamal", "--folds", "3", "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert {"codes", "macro", "recall_at_30pct_effort", "n_units", "folds", "seconds"} <= set(data)
+    assert {"codes", "macro", "recall_at_30pct_effort", "n_units", "folds"} <= set(data)
     assert {"kappa", "human_kappa", "f1"} <= set(data["macro"]) and data["folds"] == 3
     bad = run("coder-eval", str(path), "--coder", "nobody")
     assert bad.returncode == 2 and "coder 'nobody' is not in the file" in bad.stderr

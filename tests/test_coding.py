@@ -165,7 +165,7 @@ def sample_long() -> pd.DataFrame:
 def test_coder_eval_on_the_sample(sample_long: pd.DataFrame) -> None:
     result = coder_eval(sample_long, "maria", folds=5, seed=0)
     assert result["n_units"] == 145 and result["folds"] == 5
-    assert set(result) >= {"codes", "macro", "recall_at_30pct_effort", "n_units", "seconds"}
+    assert set(result) >= {"codes", "macro", "recall_at_30pct_effort", "n_units"}
     data_quality = result["codes"]["DATA_QUALITY"]
     assert set(data_quality) >= {"n_pos", "precision", "recall", "f1", "kappa", "human_kappa"}
     assert data_quality["n_pos"] == 16
