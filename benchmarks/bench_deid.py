@@ -30,17 +30,20 @@ SAMPLE = ROOT / "data_sample"
 def accuracy() -> list[dict]:
     import pandas as pd
 
-    from evalkit.deid import deidentify_extracted, load_roster, score
+    from evalkit.deid import load_roster, score
     from evalkit.ingest import read_file
+    from evalkit.project.privacy import Privacy
 
     roster = load_roster(SAMPLE / "deid" / "roster.csv")
+    privacy = Privacy(roster=roster, deidentify=True, key_path=Path("unused"))
     truth = pd.read_csv(ROOT / "tests" / "data" / "deid_sample_truth.csv", dtype={"text": str})
     replaced, texts = {}, {}
     for folder in ("interviews", "observations", "documents"):
         for path in sorted((SAMPLE / folder).iterdir()):
             for item in read_file(path):
-                clean, found = deidentify_extracted(item, roster)
-                replaced[f"{folder}/{path.name}"] = found
+                clean = privacy.clean_text(item.text)
+                _, in_meta = privacy.clean_value(item.meta)
+                replaced[f"{folder}/{path.name}"] = [*clean.findings, *in_meta]
                 texts[f"{folder}/{path.name}"] = clean.text
     return score(truth, replaced, texts).to_dict(orient="records")
 

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def measure(corpus: Path) -> dict:
     from evalkit import Store, analysis, ingest
-    from evalkit.codebook import load_into_project, project_codebook
-    from evalkit.coding.review import review, run_suggestions
+    from evalkit.codebook import project_codebook
     from evalkit.fileio import save_docx
+    from evalkit.project import load_into_project, review, run_suggestions
     from evalkit.report import evaluation_report
 
     with tempfile.TemporaryDirectory() as tmp:

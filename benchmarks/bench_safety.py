@@ -142,11 +142,8 @@ def kills(tmp: Path, count: int, copies: int) -> dict:
 def concurrency(tmp: Path) -> dict:
     from docx import Document
 
-    from evalkit.cab import make_packet
-    from evalkit.codebook import load_into_project
-    from evalkit.coding.review import run_suggestions
-    from evalkit.codings import import_codings
     from evalkit.demo import ingest_sample
+    from evalkit.project import import_codings, load_into_project, make_packet, run_suggestions
     from evalkit.store import Store
 
     folder = tmp / "shared_project"

@@ -22,7 +22,6 @@ from sklearn.preprocessing import normalize
 from evalkit.codings import team_codes
 from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
-from evalkit.store import Store
 
 KIND_ORDER = ("document", "observation", "interview")
 APPLIED_COLUMNS = [
@@ -40,7 +39,7 @@ APPLIED_COLUMNS = [
 ]
 
 
-def applied_codes(store: Store, codebook: Codebook | None = None) -> pd.DataFrame:
+def applied_codes(store, codebook: Codebook | None = None) -> pd.DataFrame:
     """One row per (excerpt, code) the team applied, with the excerpt's context.
 
     With a codebook, each code also counts for its ancestors (a child coded
@@ -54,7 +53,7 @@ def applied_codes(store: Store, codebook: Codebook | None = None) -> pd.DataFram
     EvalkitError
         When the project has no codings yet.
     """
-    labels = team_codes(store)
+    labels = team_codes(store.codings_df())
     if not any(labels.values()):
         raise EvalkitError(
             "the project has no codings to analyse",

@@ -16,15 +16,13 @@ Hierarchical codes may be written ``parent->child`` or ``parent/child``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from evalkit.errors import CodebookError, EvalkitError, InputFileError
-from evalkit.ingest.tabular import load_table, spreadsheet_row
-from evalkit.store import Store
+from evalkit.errors import EvalkitError, InputFileError
+from evalkit.util.tables import load_table, spreadsheet_row
 
 Layout = Literal["auto", "long", "wide", "consensus"]
 UNIT_COLUMNS = ("unit", "excerpt_id", "id")
@@ -131,203 +129,19 @@ def read_codings_table(
     return result
 
 
-@dataclass
-class CodingsImport:
-    """What an import did."""
-
-    layout: str
-    coders: list[str]
-    units: int
-    codings: int
-    replaced: int
-    created_sources: list[str] = field(default_factory=list)
-    added_codes: list[str] = field(default_factory=list)
-    unresolved: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def import_codings(
-    store: Store,
-    path: str | Path,
-    *,
-    coder: str | None = None,
-    layout: Layout = "auto",
-    add_missing_codes: bool = False,
-    kind: str = "interview",
-    actor: str | None = None,
-) -> CodingsImport:
-    """Import human codings into a project, as one transaction.
-
-    Units are matched by excerpt ID. A unit that is not an excerpt is created from the
-    file's ``text`` column (one source and one excerpt per unit, for survey responses).
-    Each (unit, coder) in the file replaces that coder's earlier codes on that unit.
-
-    Raises
-    ------
-    CodebookError
-        Listing every code that is not in the codebook (unless ``add_missing_codes``) and
-        every parent that contradicts the codebook.
-    InputFileError
-        Listing units that match no excerpt when there is no ``text`` column.
-    """
-    from evalkit.codebook import project_codebook
-
-    path = Path(path)
-    table = read_codings_table(path, coder=coder, layout=layout)
-    codebook = project_codebook(store)
-    known = store.code_names()
-    if codebook is None and not add_missing_codes:
-        raise CodebookError(
-            "the project has no codebook to check the codes against",
-            path=path,
-            hint="Load one with 'evalkit codebook load', or pass --add-missing-codes",
-        )
-    applied = table[table["code"] != ""]
-    missing = _rows_by(applied[~applied["code"].isin(known)], "code")
-    if missing and not add_missing_codes:
-        raise CodebookError(
-            f"{len(missing)} code(s) not in the codebook: {_listing(missing)}",
-            path=path,
-            hint="Add them to the codebook, fix the spelling, or pass --add-missing-codes",
-        )
-    wrong_parent = applied[
-        (applied["parent"] != "")
-        & applied["code"].isin(known)
-        & (applied["code"].map(known) != applied["parent"])
-    ]
-    if not wrong_parent.empty:
-        first = wrong_parent.iloc[0]
-        raise CodebookError(
-            f"code '{first['code']}' is written under '{first['parent']}', but its parent in"
-            f" the codebook is '{known[first['code']] or '(none)'}'"
-            + (f" (and {len(wrong_parent) - 1} more)" if len(wrong_parent) > 1 else ""),
-            path=path,
-            row=int(first["row"]),
-            hint="Write the code as in the codebook, or update the codebook",
-        )
-
-    excerpts = store.excerpt_ids()
-    unknown_units = table[~table["unit"].isin(excerpts)]
-    new_units: dict[str, str] = {}
-    if not unknown_units.empty:
-        has_text = unknown_units["text"].str.strip().astype(bool)
-        if not has_text.all():
-            rows = _rows_by(unknown_units[~has_text], "unit")
-            raise InputFileError(
-                f"{len(rows)} unit(s) match no excerpt in the project: {_listing(rows)}",
-                path=path,
-                hint="Use excerpt IDs from 'evalkit excerpts', or add a 'text' column to create"
-                " the units",
-            )
-        for unit, group in unknown_units.groupby("unit", sort=False):
-            new_units[str(unit)] = str(group["text"].iloc[0]).strip()
-
-    report = CodingsImport(
-        layout=table.attrs.get("layout", layout),
-        coders=sorted(table["coder"].unique()),
-        units=0,
-        codings=0,
-        replaced=0,
-        unresolved=table.attrs.get("unresolved", 0),
-    )
-    with store.transaction(actor=actor, command="codings import"):
-        if missing:
-            report.added_codes = sorted(missing)
-            _add_codes(store, codebook, report.added_codes, path)
-        for unit, text in new_units.items():
-            report.created_sources.append(_unit_source(store, path, unit, text, kind))
-        counts = store.replace_codings(
-            [(r.unit, r.coder, r.code or None) for r in table.itertuples(index=False)],
-            origin=f"import:{path.name}",
-        )
-    report.units, report.codings, report.replaced = (
-        counts["units"],
-        counts["codings"],
-        counts["replaced"],
-    )
-    return report
-
-
-def _rows_by(frame: pd.DataFrame, column: str) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for value, row in zip(frame[column], frame["row"], strict=True):
-        found.setdefault(str(value), []).append(int(row))
-    return found
-
-
-def _listing(found: dict[str, list[int]], limit: int = 10) -> str:
-    parts = []
-    for value, rows in list(found.items())[:limit]:
-        shown = ", ".join(map(str, rows[:3])) + ("…" if len(rows) > 3 else "")
-        parts.append(f"'{value}' (row{'s' if len(rows) > 1 else ''} {shown})")
-    more = f" and {len(found) - limit} more" if len(found) > limit else ""
-    return ", ".join(parts) + more
-
-
-def _add_codes(store: Store, codebook, names: list[str], path: Path) -> None:
-    """A new codebook version: the current codes plus the imported names, to be defined."""
-    from dataclasses import replace
-
-    from evalkit.codebook import content_hash, dump_yaml
-    from evalkit.interop.refi_codebook import code_guid
-    from evalkit.model import Code, Codebook
-
-    base = codebook or Codebook(title="Imported codes", codes=(), version="0")
-    added = tuple(
-        Code(name=n, brief="", definition=f"Added when importing codings from {path.name}.")
-        for n in names
-    )
-    version = f"{base.version}+{len(added)} imported"
-    updated = replace(base, codes=base.codes + added, version=version)
-    store.put_codebook(
-        title=updated.title,
-        version=updated.version,
-        content_hash=content_hash(updated),
-        yaml_text=dump_yaml(updated),
-        origin=f"import:{path.name}",
-        codes=[(c.name, c.parent, code_guid(c)) for c in updated.codes],
-    )
-
-
-def _unit_source(store: Store, path: Path, unit: str, text: str, kind: str) -> str:
-    """A one-excerpt source for a unit that exists only in a codings file."""
-    import hashlib
-
-    from evalkit.model import Excerpt, Source
-
-    if store.source(unit) is not None:
-        raise InputFileError(
-            f"unit '{unit}' is the name of a source, not of an excerpt",
-            path=path,
-            hint="Use excerpt IDs from 'evalkit excerpts'",
-        )
-    body = text.strip()
-    source = Source(
-        id=unit,
-        name=f"{path.name}#{unit}",
-        kind=kind,
-        text=body,
-        content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
-        attributes={"created_from": path.name},
-    )
-    store.put_source(source, [Excerpt(unit, unit, 0, len(body), 1)])
-    return unit
-
-
 # -- the team's coding ------------------------------------------------------------------------
 
 
-def team_codes(store: Store) -> dict[str, set[str]]:
-    """The codes the team gives each coded excerpt.
+def team_codes(codings: pd.DataFrame) -> dict[str, set[str]]:
+    """The codes the team gives each coded excerpt, from a codings table
+    (:meth:`Store.codings_df`: ``excerpt_id, coder, code``).
 
     The ``consensus`` coder's codes where there are any; otherwise every code some human
     coder (or a reviewer who accepted a suggestion) applied. Excerpts that were coded
     with nothing applied map to an empty set.
     """
     labels: dict[str, set[str]] = {}
-    for excerpt_id, group in store.codings_df().groupby("excerpt_id"):
+    for excerpt_id, group in codings.groupby("excerpt_id"):
         consensus = group[group["coder"] == CONSENSUS]
         chosen = consensus if not consensus.empty else group
         labels[excerpt_id] = {c for c in chosen["code"] if isinstance(c, str) and c}
@@ -337,7 +151,14 @@ def team_codes(store: Store) -> dict[str, set[str]]:
 # -- consensus -------------------------------------------------------------------------------
 
 
-def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
+def disagreements(
+    codings: pd.DataFrame,
+    excerpts: pd.DataFrame,
+    coders: list[str],
+    *,
+    flags: dict[str, str] | None = None,
+    where: str | None = None,
+) -> pd.DataFrame:
     """Units where the coders' codes differ, for the consensus meeting.
 
     Returns
@@ -345,31 +166,31 @@ def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``excerpt_id, source_id, speaker, text``, one ``codes: CODER`` column per
         coder, ``differs_on`` (codes some applied and others did not), ``cab_flags``
-        (community reviewers' Disagree / Unsure decisions and comments, see
-        :mod:`evalkit.cab`) and an empty ``consensus`` column to fill in (codes separated
-        by ``;``; ``none`` if none apply). Only units coded by at least two of the coders
-        are listed; those the coders agree on are listed too when a CAB reviewer flagged
-        them.
+        (community reviewers' Disagree / Unsure decisions and comments, as
+        :func:`evalkit.project.reviews.cab_flags` gives them) and an empty ``consensus``
+        column to fill in (codes separated by ``;``; ``none`` if none apply). Only units
+        coded by at least two of the coders are listed; those the coders agree on are
+        listed too when a CAB reviewer flagged them.
     """
     if len(coders) < 2:
         raise EvalkitError(
             "a disagreement list needs at least two coders", hint="Pass --coders a,b"
         )
-    codings = store.codings_df(coders=coders)
+    codings = codings[codings["coder"].isin(coders)]
     absent = [c for c in coders if c not in set(codings["coder"])]
     if absent:
         raise EvalkitError(
             f"coder(s) {', '.join(absent)} have no codings in the project",
-            path=str(store.folder),
-            hint=f"Coders present: {', '.join(sorted(store.codings_df()['coder'].unique()))}",
+            path=where,
+            hint="Check the coder names in 'evalkit codings list'",
         )
     sets = (
         codings.groupby(["excerpt_id", "coder"])["code"]
         .apply(lambda s: frozenset(c for c in s if isinstance(c, str) and c))
         .unstack()
     )
-    excerpts = store.excerpts_df().set_index("excerpt_id")
-    flags = _cab_flags(store)
+    excerpts = excerpts.set_index("excerpt_id")
+    flags = flags or {}
     rows = []
     for excerpt_id, row in sets.iterrows():
         present = {c: row[c] for c in coders if c in row and isinstance(row[c], frozenset)}
@@ -397,21 +218,6 @@ def disagreements(store: Store, coders: list[str]) -> pd.DataFrame:
     columns = ["excerpt_id", "source_id", "speaker", "text"]
     columns += [f"codes: {c}" for c in coders] + ["differs_on", "cab_flags", CONSENSUS]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _cab_flags(store: Store) -> dict[str, str]:
-    """Excerpt -> what CAB reviewers disagreed with or were unsure of, with comments."""
-    from evalkit.cab import review_flags
-
-    found: dict[str, list[str]] = {}
-    for flag in review_flags(store).itertuples():
-        text = f"{flag.reviewer} {flag.decision}s with {flag.code}"
-        if flag.decision == "unsure":
-            text = f"{flag.reviewer} is unsure of {flag.code}"
-        if flag.comment:
-            text += f": “{flag.comment}”"
-        found.setdefault(flag.excerpt_id, []).append(text)
-    return {excerpt: "; ".join(items) for excerpt, items in found.items()}
 
 
 def write_disagreements(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -8,13 +8,17 @@ from typing import Any
 
 from evalkit import analysis
 from evalkit.agreement import code_agreement
-from evalkit.cab import make_packet
-from evalkit.codebook import export_codebook, load_into_project
-from evalkit.coding.review import review, run_suggestions
-from evalkit.codings import import_codings
+from evalkit.codebook import export_codebook
 from evalkit.errors import EvalkitError
 from evalkit.fileio import atomic_write, save_docx
-from evalkit.ingest import ingest
+from evalkit.project import (
+    import_codings,
+    ingest,
+    load_into_project,
+    make_packet,
+    review,
+    run_suggestions,
+)
 from evalkit.report import evaluation_report, overview_report
 from evalkit.store import DB_NAME, Store
 
@@ -166,8 +170,8 @@ def run_demo(
             "stats": store.stats(),
             "agreement": agreement,
             "suggestions": {
-                "stored": suggested["suggestions"],
-                "model_version": suggested["model_version"],
+                "stored": suggested.suggestions,
+                "model_version": suggested.model_version,
                 "accepted_by_maria_above": DEMO_ACCEPT_ABOVE,
                 "accepted": accepted["accepted"],
             },

@@ -237,35 +237,3 @@ def _within(date: Any, first: str | None, last: str | None) -> bool:
     if last and text[: len(last)] > last:
         return False
     return True
-
-
-def code_hits(
-    store, hits: pd.DataFrame, *, code: str, coder: str, actor: str | None = None
-) -> dict[str, int]:
-    """Code every excerpt a search found with ``code``, as ``coder``: one operation, so
-    ``evalkit undo`` takes it all back.
-
-    Returns ``{"excerpts": n, "codings": added}``.
-    """
-    known = store.code_names()
-    if code not in known:
-        raise EvalkitError(
-            f"no code named '{code}' in the project codebook",
-            path=str(store.folder),
-            hint="See 'evalkit codebook show' for the code names",
-        )
-    if not coder:
-        raise EvalkitError("coding needs the coder's name", hint="Pass --coder NAME")
-    excerpts = list(dict.fromkeys(hits["excerpt_id"]))
-    if not excerpts:
-        raise EvalkitError("the search found nothing to code")
-    with store.transaction(actor=actor or coder, command="search code"):
-        added = store.add_codings([(e, coder, code) for e in excerpts], origin="search")
-        store.describe(f"coded {added} search hit excerpt(s) as {code} (coder {coder})")
-        store.log(
-            "codings.search",
-            "codings",
-            code,
-            {"coder": coder, "excerpts": excerpts, "added": added},
-        )
-    return {"excerpts": len(excerpts), "codings": added}

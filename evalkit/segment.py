@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
 
-from evalkit.ingest.base import timestamp_seconds
 from evalkit.model import Excerpt, Source, Unit
 from evalkit.nlp import pipeline
+from evalkit.util.dates import timestamp_seconds
 
 DEFAULT_MAX_CHARS = 1200
 

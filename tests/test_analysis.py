@@ -10,11 +10,11 @@ import pytest
 from conftest import SAMPLE
 
 from evalkit import analysis
-from evalkit.codebook import load_into_project, project_codebook
-from evalkit.codings import import_codings
+from evalkit.codebook import project_codebook
 from evalkit.demo import ingest_sample
 from evalkit.errors import EvalkitError
 from evalkit.model import Code, Codebook
+from evalkit.project import import_codings, load_into_project
 from evalkit.store import Store
 
 

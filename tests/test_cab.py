@@ -14,12 +14,10 @@ from docx import Document
 from docx.oxml.ns import qn
 from test_codebook import SMALL
 
-from evalkit.cab import cab_agreement, import_packet, make_packet, packet_items
+from evalkit.cab import cab_agreement, packet_items
 from evalkit.cli import main
-from evalkit.codebook import load_into_project
-from evalkit.codings import disagreements
 from evalkit.errors import EvalkitError, PacketError
-from evalkit.ingest import ingest
+from evalkit.project import disagreements, import_packet, ingest, load_into_project, make_packet
 from evalkit.store import Store
 
 TURNS = [
@@ -278,7 +276,7 @@ def test_cab_decisions_travel_in_a_qdpx_as_notes(coded: Store, tmp_path: Path) -
     import zipfile
 
     from evalkit.interop.refi import export_qdpx
-    from evalkit.interop.xml import schema_errors
+    from evalkit.util.xml import schema_errors
 
     path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "a.docx")
     document = Document(str(path))

@@ -15,11 +15,11 @@ from evalkit.codebook import (
     dump_yaml,
     export_codebook,
     load_codebook,
-    load_into_project,
     parse_yaml,
     project_codebook,
 )
 from evalkit.errors import CodebookError, InputFileError
+from evalkit.project import load_into_project
 from evalkit.store import Store
 
 STARTER = ROOT / "codebooks" / "sf_taskforce.yaml"

@@ -13,16 +13,15 @@ import spacy
 from conftest import SAMPLE
 from sklearn.exceptions import NotFittedError
 
-from evalkit.codebook import load_codebook, load_into_project
+from evalkit.codebook import load_codebook
 from evalkit.coding.evaluate import coder_eval, recall_at_effort
-from evalkit.coding.review import next_to_code, review, run_suggestions
 from evalkit.coding.rules import SPAN_KEY, match_rules, rules_config
 from evalkit.coding.suggester import CodeSuggester, kappa_threshold
 from evalkit.coding.themes import find_themes
-from evalkit.codings import import_codings
 from evalkit.demo import ingest_sample
 from evalkit.errors import CodebookError, EvalkitError
 from evalkit.model import Code, Codebook
+from evalkit.project import import_codings, load_into_project, next_to_code, review, run_suggestions
 from evalkit.store import Store
 
 RULES = Codebook(
@@ -219,12 +218,12 @@ def test_review_workflow(sample_project: Store) -> None:
     load_into_project(sample_project, SAMPLE.parent / "codebooks" / "sf_taskforce.yaml")
     # Before any human coding, only the rules suggest.
     first = run_suggestions(sample_project)
-    assert first["model_version"] == "rules-only" and first["suggestions"] > 0
+    assert first.model_version == "rules-only" and first.suggestions > 0
     for path in sorted((SAMPLE / "codings").glob("coder_*.csv")):
         import_codings(sample_project, path)
     result = run_suggestions(sample_project, actor="lead")
-    assert result["trained_on"] == 145 and result["suggestions"] > 0
-    assert "DATA_QUALITY" in result["codes_with_models"]
+    assert result.trained_on == 145 and result.suggestions > 0
+    assert "DATA_QUALITY" in result.codes_with_models
     pending = sample_project.suggestions_df(status="suggested")
     assert set(pending["origin"]) <= {"model", "cold-start"}
     assert pending["rationale"].str.len().min() > 0

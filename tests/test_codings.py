@@ -9,10 +9,10 @@ import pytest
 from conftest import store_snapshot
 from test_codebook import SMALL
 
-from evalkit.codebook import load_into_project, project_codebook
-from evalkit.codings import disagreements, import_codings, read_codings_table, write_disagreements
+from evalkit.codebook import project_codebook
+from evalkit.codings import read_codings_table, write_disagreements
 from evalkit.errors import CodebookError, EvalkitError, InputFileError
-from evalkit.ingest import ingest
+from evalkit.project import disagreements, import_codings, ingest, load_into_project
 from evalkit.store import Store
 
 

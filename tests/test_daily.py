@@ -13,12 +13,20 @@ from conftest import SAMPLE
 from evalkit import analysis
 from evalkit.agreement import code_agreement, cohen_kappa
 from evalkit.cli import main
-from evalkit.codebook import load_into_project, project_codebook
-from evalkit.codebook.manage import delete_code, merge_codes, move_code, rename_code, split_code
-from evalkit.codings import import_codings
+from evalkit.codebook import project_codebook
 from evalkit.demo import ingest_sample
 from evalkit.errors import CodebookError, EvalkitError
-from evalkit.search import code_hits, lemma_forms, search
+from evalkit.project import (
+    code_hits,
+    delete_code,
+    import_codings,
+    load_into_project,
+    merge_codes,
+    move_code,
+    rename_code,
+    split_code,
+)
+from evalkit.search import lemma_forms, search
 from evalkit.store import Store
 
 
@@ -99,7 +107,8 @@ def test_filters(coded: Store) -> None:
 
 
 def test_the_index_follows_undo_and_deidentification(coded: Store) -> None:
-    from evalkit.deid import Roster, RosterEntry, deidentify_project
+    from evalkit.deid import Roster, RosterEntry
+    from evalkit.project import deidentify_project
 
     assert len(search(coded, "Cesar Chavez", mode="phrase")) == 1
     deidentify_project(coded, roster=Roster((RosterEntry("Cesar Chavez", "street-1"),)))
@@ -108,7 +117,7 @@ def test_the_index_follows_undo_and_deidentification(coded: Store) -> None:
     before = len(search(coded, "visa"))
     extra = coded.folder.parent / "extra.txt"
     extra.write_text("P99: We talked about the visa and the visa again.", encoding="utf-8")
-    from evalkit.ingest import ingest
+    from evalkit.project import ingest
 
     ingest(coded, [extra], kind="interview")
     assert len(search(coded, "visa")) == before + 2
@@ -150,7 +159,8 @@ def test_code_all_hits_is_one_undoable_operation(coded: Store, capsys) -> None:
 
 
 def test_memos_everywhere(coded: Store, tmp_path: Path) -> None:
-    from evalkit.interop.refi import export_qdpx, import_qdpx
+    from evalkit.interop.refi import export_qdpx
+    from evalkit.project import import_qdpx
     from evalkit.report import evaluation_report
 
     excerpt = coded.excerpts()[10].id

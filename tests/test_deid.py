@@ -13,19 +13,17 @@ from conftest import SAMPLE, store_snapshot
 from test_codebook import SMALL
 
 from evalkit.cli import main
-from evalkit.codebook import load_into_project
 from evalkit.deid import (
     Roster,
     RosterEntry,
     candidates,
     deidentify,
-    deidentify_project,
     find_identifiers,
     load_roster,
     score,
 )
 from evalkit.errors import EvalkitError, RosterError
-from evalkit.ingest import ingest
+from evalkit.project import deidentify_project, ingest, load_into_project
 from evalkit.store import Store
 
 ROSTER = Roster(
@@ -301,17 +299,20 @@ SHARED_TRUTH = Path(__file__).parent / "data" / "deid_sample_truth.csv"
 
 def test_sample_corpus_recall_and_precision() -> None:
     """Every planted roster name, phone and e-mail in the sample corpus is replaced."""
-    from evalkit.deid import deidentify_extracted
     from evalkit.ingest import read_file
+    from evalkit.project.privacy import Privacy
 
     roster = load_roster(SAMPLE / "deid" / "roster.csv")
+    privacy = Privacy(roster=roster, deidentify=True, key_path=Path("unused"))
     truth = pd.read_csv(SHARED_TRUTH, dtype={"text": str})
     replaced, texts = {}, {}
     for folder in ("interviews", "observations", "documents"):
         for path in sorted((SAMPLE / folder).iterdir()):
-            item, found = deidentify_extracted(read_file(path)[0], roster)
-            replaced[f"{folder}/{path.name}"] = found
-            texts[f"{folder}/{path.name}"] = item.text
+            item = read_file(path)[0]
+            redaction = privacy.clean_text(item.text)
+            _, in_meta = privacy.clean_value(item.meta)
+            replaced[f"{folder}/{path.name}"] = [*redaction.findings, *in_meta]
+            texts[f"{folder}/{path.name}"] = redaction.text
     table = score(truth, replaced, texts).set_index("type")
     for kind in ("name", "organisation", "phone", "email", "handle", "plate", "dob"):
         assert table.loc[kind, "recall"] == 1.0, kind

@@ -8,7 +8,7 @@ import pytest
 from conftest import store_snapshot
 
 from evalkit.errors import AttributesError, EvalkitError, InputFileError
-from evalkit.ingest import ingest
+from evalkit.project import ingest
 from evalkit.store import Store
 
 

@@ -14,13 +14,12 @@ import pytest
 from conftest import SAMPLE, SHARED, store_snapshot
 
 from evalkit.cli import main
-from evalkit.codebook import load_into_project
-from evalkit.codings import import_codings
 from evalkit.demo import ingest_sample
 from evalkit.errors import ExchangeError
-from evalkit.interop.refi import export_qdpx, import_qdpx
-from evalkit.interop.xml import PROJECT_NS, parse_untrusted, schema_errors
+from evalkit.interop.refi import export_qdpx
+from evalkit.project import import_codings, import_qdpx, load_into_project
 from evalkit.store import Store
+from evalkit.util.xml import PROJECT_NS, parse_untrusted, schema_errors
 
 NS = f"{{{PROJECT_NS}}}"
 SAMPLES = SHARED / "refi-qda" / "samples"

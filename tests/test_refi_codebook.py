@@ -9,10 +9,10 @@ import pytest
 from conftest import SHARED
 
 from evalkit.codebook import check_codebook, load_codebook
+from evalkit.codebook.refi import codebook_to_qdc, describe
 from evalkit.errors import CodebookError
-from evalkit.interop.refi_codebook import codebook_to_qdc, describe
-from evalkit.interop.xml import schema_errors
 from evalkit.model import Code, Codebook
+from evalkit.util.xml import schema_errors
 
 SAMPLES = SHARED / "refi-qda" / "samples"
 needs_samples = pytest.mark.skipif(
@@ -51,7 +51,7 @@ def test_export_validates_against_the_xsd() -> None:
 
 @pytest.mark.skipif(not (SHARED / "refi-qda").is_dir(), reason="../shared/refi-qda is absent")
 def test_bundled_schema_is_the_shared_one() -> None:
-    from evalkit.interop.xml import SCHEMAS
+    from evalkit.util.xml import SCHEMAS
 
     for name in ("Codebook.xsd", "Project.xsd"):
         assert (SCHEMAS / name).read_bytes() == (SHARED / "refi-qda" / name).read_bytes()

@@ -17,12 +17,9 @@ import pytest
 from conftest import SAMPLE, store_snapshot
 
 from evalkit.cli import main
-from evalkit.codebook import load_into_project
-from evalkit.coding.review import review, run_suggestions
-from evalkit.codings import import_codings
 from evalkit.demo import ingest_sample
 from evalkit.errors import EvalkitError, ProjectError
-from evalkit.ingest import ingest
+from evalkit.project import import_codings, ingest, load_into_project, review, run_suggestions
 from evalkit.store import DB_NAME, SCHEMA_VERSION, Store
 
 FIXTURE = Path(__file__).parent / "data" / "schema4_project"
@@ -308,7 +305,7 @@ def test_two_processes_at_once_both_succeed(coded: Store, tmp_path: Path) -> Non
     proceed. Nothing fails with "database is locked"."""
     from docx import Document
 
-    from evalkit.cab import make_packet
+    from evalkit.project import make_packet
 
     run_suggestions(coded, actor="t")
     packet = make_packet(coded, reviewer="Ana", status="suggested", limit=2)

@@ -10,18 +10,18 @@ from evalkit.store import Store
 
 
 def cmd_suggest_run(args: argparse.Namespace) -> None:
-    from evalkit.coding.review import run_suggestions
+    from evalkit.project import run_suggestions
 
     with Store.open(args.project) as store:
         result = run_suggestions(store, min_examples=args.min_examples, actor=args.user)
     if args.format == "json":
-        out(args, result)
+        out(args, result.to_dict())
     else:
         print(
-            f"{result['suggestions']} suggestion(s) for {result['excerpts_scored']} uncoded"
-            f" excerpt(s), learned from {result['trained_on']} coded excerpt(s)"
-            f" (model {result['model_version']}; own models for"
-            f" {len(result['codes_with_models'])} code(s), the rest cold start)"
+            f"{result.suggestions} suggestion(s) for {result.excerpts_scored} uncoded"
+            f" excerpt(s), learned from {result.trained_on} coded excerpt(s)"
+            f" (model {result.model_version}; own models for"
+            f" {len(result.codes_with_models)} code(s), the rest cold start)"
         )
 
 
@@ -43,7 +43,7 @@ def cmd_suggest_list(args: argparse.Namespace) -> None:
 
 
 def _review(args: argparse.Namespace, accept: bool) -> None:
-    from evalkit.coding.review import review
+    from evalkit.project import review
 
     try:
         ids = [int(i) for raw in args.ids for i in raw.split(",") if i.strip()]
@@ -79,7 +79,7 @@ def cmd_suggest_reject(args: argparse.Namespace) -> None:
 
 
 def cmd_suggest_next(args: argparse.Namespace) -> None:
-    from evalkit.coding.review import next_to_code
+    from evalkit.project import next_to_code
 
     with Store.open(args.project) as store:
         frame = next_to_code(store, args.n)

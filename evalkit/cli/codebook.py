@@ -46,7 +46,7 @@ def cmd_codebook_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_codebook_load(args: argparse.Namespace) -> None:
-    from evalkit.codebook import load_into_project
+    from evalkit.project import load_into_project
 
     with Store.open(args.project) as store:
         codebook, status, warnings = load_into_project(store, args.file, actor=args.user)

@@ -11,7 +11,7 @@ from evalkit.store import Store
 
 
 def cmd_codings_import(args: argparse.Namespace) -> None:
-    from evalkit.codings import import_codings
+    from evalkit.project import import_codings
 
     with Store.open(args.project) as store:
         report = import_codings(
@@ -20,8 +20,12 @@ def cmd_codings_import(args: argparse.Namespace) -> None:
             coder=args.coder,
             layout=args.layout,
             add_missing_codes=args.add_missing_codes,
+            roster=args.roster,
+            key_path=args.key,
             actor=args.user,
         )
+    for line in report.notes:
+        note(f"note: {line}")
     if report.added_codes:
         note(f"added to the codebook (define them): {', '.join(report.added_codes)}")
     if report.unresolved:
@@ -84,7 +88,8 @@ def cmd_agree(args: argparse.Namespace) -> None:
 
 
 def cmd_disagreements(args: argparse.Namespace) -> None:
-    from evalkit.codings import disagreements, write_disagreements
+    from evalkit.codings import write_disagreements
+    from evalkit.project import disagreements
 
     with Store.open(args.project) as store:
         frame = disagreements(store, coder_list(args.coders) or [])
@@ -109,6 +114,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file")
     p.add_argument("--coder", help="the coder of this file, if it has no 'coder' column")
+    p.add_argument(
+        "--roster", help="CSV/XLSX of real names for units created from a 'text' column"
+        " (default: the project's roster)"
+    )
+    p.add_argument("--key", help="where the de-identification key goes (default: as before)")
     p.add_argument(
         "--layout",
         choices=("auto", "long", "wide", "consensus"),

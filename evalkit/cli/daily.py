@@ -11,7 +11,8 @@ from evalkit.store import Store
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from evalkit.search import code_hits, search
+    from evalkit.project import code_hits
+    from evalkit.search import search
 
     with Store.open(args.project) as store:
         hits = search(
@@ -40,12 +41,14 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 def cmd_memo_add(args: argparse.Namespace) -> None:
     body = Path(args.file).read_text(encoding="utf-8") if args.file else (args.text or "")
+    from evalkit.project import add_memo
+
     with Store.open(args.project) as store:
-        with store.transaction(actor=args.user, command="memo add"):
-            memo_id = store.add_memo(
-                args.title, body, on=args.on, target=args.target, author=store._actor
-            )
-    out(args, {"memo_id": memo_id, "on": args.on, "target": args.target, "title": args.title})
+        memo_id = add_memo(
+            store, args.title, body, on=args.on, target=args.target, actor=args.user
+        )
+        title = store.memos_df().set_index("memo_id").loc[memo_id, "title"]
+    out(args, {"memo_id": memo_id, "on": args.on, "target": args.target, "title": title})
 
 
 def cmd_memo_list(args: argparse.Namespace) -> None:
@@ -74,7 +77,7 @@ def cmd_memo_show(args: argparse.Namespace) -> None:
 
 
 def cmd_code(args: argparse.Namespace) -> None:
-    from evalkit.codebook import manage
+    from evalkit.project import codes as manage
 
     with Store.open(args.project) as store:
         action = args.code_action

@@ -11,7 +11,7 @@ from evalkit.store import DB_NAME, Store
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from evalkit.interop.refi import import_qdpx
+    from evalkit.project import import_qdpx
 
     folder = Path(args.project)
     store = Store.open(folder) if (folder / DB_NAME).is_file() else None

@@ -10,7 +10,7 @@ from evalkit.store import Store
 
 
 def cmd_deid(args: argparse.Namespace) -> None:
-    from evalkit.deid import deidentify_project
+    from evalkit.project import deidentify_project
 
     with Store.open(args.project) as store:
         report = deidentify_project(
@@ -38,7 +38,7 @@ def cmd_deid(args: argparse.Namespace) -> None:
 def cmd_review_packet(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from evalkit.cab import make_packet
+    from evalkit.project import make_packet
 
     fmt = Path(args.out).suffix.lower().lstrip(".")
     with Store.open(args.project) as store:
@@ -63,7 +63,7 @@ def cmd_review_packet(args: argparse.Namespace) -> None:
 
 
 def cmd_review_import(args: argparse.Namespace) -> None:
-    from evalkit.cab import import_packet
+    from evalkit.project import import_packet
 
     with Store.open(args.project) as store:
         report = import_packet(store, args.file, reviewer=args.reviewer, actor=args.user)

@@ -17,7 +17,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    from evalkit.ingest import ingest
+    from evalkit.project import ingest
 
     with Store.open(args.project) as store:
         report = ingest(
@@ -36,6 +36,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         )
     for warning in report.warnings:
         note(f"warning: {warning}")
+    for line in report.notes:
+        note(f"note: {line}")
     if args.no_deid:
         note("warning: de-identification was turned off; names and contact details are stored")
     report_key(report.key_path)
@@ -124,7 +126,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--text-column", action="append", help="spreadsheets: a column of answers (repeatable)"
     )
     p.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS, help="longest excerpt")
-    p.add_argument("--roster", help="CSV/XLSX of real names and their pseudonyms")
+    p.add_argument(
+        "--roster",
+        help="CSV/XLSX of real names and their pseudonyms (kept outside the project; the"
+        " project remembers it for later commands)",
+    )
     p.add_argument(
         "--key", help="where the de-identification key goes (default: outside the project)"
     )

@@ -48,7 +48,7 @@ def check_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem]]:
     if suffix in (".csv", ".xlsx"):
         return read_table_codebook(path)
     if suffix in (".qdc", ".qde", ".qdpx"):
-        from evalkit.interop.refi_codebook import read_refi_codebook
+        from evalkit.codebook.refi import read_refi_codebook
 
         return read_refi_codebook(path)
     raise CodebookError(
@@ -77,7 +77,7 @@ def export_codebook(codebook: Codebook, fmt: ExportFormat) -> bytes:
     if fmt == "yaml":
         return dump_yaml(codebook).encode("utf-8")
     if fmt == "qdc":
-        from evalkit.interop.refi_codebook import codebook_to_qdc
+        from evalkit.codebook.refi import codebook_to_qdc
 
         return codebook_to_qdc(codebook)
     stream = io.BytesIO()
@@ -86,7 +86,7 @@ def export_codebook(codebook: Codebook, fmt: ExportFormat) -> bytes:
     elif fmt == "xlsx":
         write_xlsx(codebook, stream)
     elif fmt == "docx":
-        from evalkit.report.codebook_doc import codebook_document
+        from evalkit.codebook.word import codebook_document
 
         codebook_document(codebook).save(stream)
     else:
@@ -146,55 +146,16 @@ __all__ = [
     "export_codebook",
     "load_codebook",
     "parse_yaml",
+    "project_codebook",
 ]
 
 
-def load_into_project(
-    store, path: str | Path, *, actor: str | None = None
-) -> tuple[Codebook, str, list[Problem]]:
-    """Validate a codebook file and make it the project's current codebook.
-
-    Returns ``(codebook, status, warnings)`` where status is ``"loaded"`` or
-    ``"unchanged"`` (the same content is already current). A codebook with errors raises
-    CodebookError and changes nothing.
-    """
-    codebook, problems = check_codebook(path)
-    raise_for_errors(problems, path)
-    assert codebook is not None
-    warnings = [p for p in problems if p.level == "warning"]
-    current = store.current_codebook_row()
-    if current is not None and current["content_hash"] == content_hash(codebook):
-        return codebook, "unchanged", warnings
-    replacing = "before replacing the codebook" if current is not None else None
-    with store.transaction(actor=actor, command="codebook load", backup=replacing):
-        store_codebook(store, codebook, origin=str(path))
-    return codebook, "loaded", warnings
-
-
-def store_codebook(store, codebook: Codebook, *, origin: str) -> bool:
-    """Make ``codebook`` the project's current version, inside the caller's transaction.
-
-    Returns False (and stores nothing) when the same content is already current.
-    """
-    from evalkit.interop.refi_codebook import code_guid
-
-    digest = content_hash(codebook)
-    current = store.current_codebook_row()
-    if current is not None and current["content_hash"] == digest:
-        return False
-    store.put_codebook(
-        title=codebook.title,
-        version=codebook.version,
-        content_hash=digest,
-        yaml_text=dump_yaml(codebook),
-        origin=origin,
-        codes=[(c.name, c.parent, code_guid(c)) for c in codebook.codes],
-    )
-    return True
-
-
 def project_codebook(store) -> Codebook | None:
-    """The project's current codebook, or ``None`` if none has been loaded."""
+    """The project's current codebook, or ``None`` if none has been loaded.
+
+    ``store`` is anything with ``current_codebook_row()`` (a :class:`~evalkit.store.Store`);
+    this only reads and parses, so stages that are handed a store may call it.
+    """
     row = store.current_codebook_row()
     if row is None:
         return None

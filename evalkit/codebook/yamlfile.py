@@ -146,7 +146,7 @@ def codebook_to_dict(codebook: Codebook) -> dict[str, Any]:
 
 
 def _code_dict(code: Code) -> dict[str, Any]:
-    from evalkit.interop.refi_codebook import derived_guid
+    from evalkit.codebook.refi import derived_guid
 
     item: dict[str, Any] = {"name": code.name}
     if code.parent:

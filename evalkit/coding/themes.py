@@ -16,7 +16,6 @@ from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from evalkit.errors import EvalkitError
-from evalkit.store import Store
 
 # Speech fills transcripts with words that carry no topic; left in, they make a theme.
 SPOKEN_FILLERS = frozenset(
@@ -134,7 +133,7 @@ def _shares(labelled: pd.DataFrame, column: str) -> pd.DataFrame:
     return table
 
 
-def project_themes(store: Store, k: int = 8, *, uncovered: bool = False, seed: int = 0) -> Themes:
+def project_themes(store, k: int = 8, *, uncovered: bool = False, seed: int = 0) -> Themes:
     """Themes in a project's excerpts (interviewer turns left out).
 
     ``uncovered`` keeps only excerpts that no code covers yet: no human coding and no

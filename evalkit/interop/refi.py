@@ -21,12 +21,13 @@ Selections that fall outside their text, and codings of unknown codes, are liste
 report with their GUIDs, never dropped silently. Text is de-identified on the way in,
 like any ingest, and selection offsets follow the replacements.
 
-**Safety.** Archives are untrusted: see :mod:`evalkit.interop.archive`; XML goes through
+**Safety.** Archives are untrusted: see :mod:`evalkit.util.archive`; XML goes through
 defusedxml (no DTDs or entities) and must validate against the schema.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import re
@@ -41,10 +42,9 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
 from evalkit.errors import ExchangeError
-from evalkit.ingest.base import slug, unique
-from evalkit.interop.archive import SafeArchive
-from evalkit.interop.xml import PROJECT_NS, parse_untrusted, require_valid, schema_errors
-from evalkit.model import KINDS, Code, Codebook, Excerpt, Source
+from evalkit.model import Code, Codebook, Excerpt, Source
+from evalkit.util.archive import SafeArchive
+from evalkit.util.xml import PROJECT_NS, parse_untrusted, require_valid, schema_errors
 
 _NS = uuid.UUID("0b6f2c8e-5d1a-4c1e-9f3b-8a7e6d5c4b3a")
 KIND_VARIABLE = "evalkit.kind"
@@ -86,7 +86,7 @@ def project_xml(store) -> tuple[bytes, dict[str, str], dict[str, int]]:
     Returns ``(xml, files, counts)`` where ``files`` maps archive paths to text.
     """
     from evalkit.codebook import project_codebook
-    from evalkit.interop.refi_codebook import code_guid, codebook_element_xml, sets_xml
+    from evalkit.codebook.refi import code_guid, codebook_element_xml, sets_xml
 
     project_id = store.project_id
     codings = store.codings_df()
@@ -289,9 +289,7 @@ def _label(text: str) -> str:
 
 
 def _now() -> str:
-    from evalkit.store import now
-
-    return now()
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _datetime(value: Any) -> str:
@@ -347,196 +345,66 @@ class _Text:
     codings_without_selection: int = 0
 
 
-def import_qdpx(
-    store,
-    path: str | Path,
-    *,
-    kind: str = "interview",
-    roster=None,
-    deidentify: bool = True,
-    key_path: str | Path | None = None,
-    actor: str | None = None,
-) -> QdpxImport:
-    """Bring a ``.qdpx`` (or a ``.qde`` with its ``sources/`` folder) into a project.
+@dataclass(frozen=True)
+class QdpxContent:
+    """What a ``.qdpx`` holds, as read, before anything is de-identified or stored.
 
-    Parameters
-    ----------
-    store
-        The open project (it may be empty).
-    path
-        The archive or ``.qde`` file.
-    kind
-        The source kind for sources the file does not say the kind of.
-    roster, deidentify, key_path
-        As for :func:`evalkit.ingest.ingest`.
+    ``users`` maps user GUIDs to names; ``texts`` are the readable text sources with their
+    selections on the LF-only text; ``root`` is kept for :meth:`notes`.
+    """
 
-    Returns
-    -------
-    QdpxImport
+    root: Element
+    users: dict[str, str]
+    codebook: Codebook | None
+    texts: tuple[_Text, ...]
+
+    @property
+    def code_for(self) -> dict[str, str]:
+        """Code GUID -> code name."""
+        return {_key(c.guid): c.name for c in self.codebook.codes} if self.codebook else {}
+
+    def notes(self, sources: dict[str, str], excerpts: dict[str, str]) -> list[dict]:
+        """The Notes as memos, given where sources and selections landed (GUID -> ID)."""
+        return _notes(self.root, self.users, self.code_for, sources, excerpts)
+
+
+def read_qdpx(path: str | Path, report: QdpxImport) -> QdpxContent:
+    """Read and check a ``.qdpx`` (or a ``.qde`` with its ``sources/`` folder).
+
+    Fills ``report`` with what the file holds and what could not be read.
 
     Raises
     ------
     ExchangeError
-        For an unsafe or invalid file; nothing is written then.
+        For an unsafe or invalid file.
     """
-    from evalkit.codebook import project_codebook, store_codebook
-    from evalkit.deid import (
-        Roster,
-        candidates_for,
-        default_key_path,
-        key_rows,
-        load_roster,
-        write_key,
-    )
-    from evalkit.deid import deidentify as deid_text
-    from evalkit.segment import segment_many
-
     path = Path(path)
-    if kind not in KINDS:
-        raise ExchangeError(f"kind must be one of {', '.join(KINDS)}; got '{kind}'")
-    if roster is not None and not isinstance(roster, Roster):
-        roster = load_roster(roster)
     data, files = _open(path)
     root = parse_untrusted(data, path, ExchangeError)
     _validate(root, data, path)
-    report = QdpxImport(path=str(path), origin=root.get("origin"))
+    report.origin = root.get("origin")
     users = {
         _key(u.get("guid")): (u.get("name") or u.get("guid", "")).strip()
         for u in root.iter(f"{_Q}User")
     }
-    report.users = sorted(set(users.values()))
     codebook = _codebook(root, data, path, report)
-    guid_to_code = {_key(c.guid): c.name for c in codebook.codes} if codebook else {}
     attributes, variables, cases = _cases(root)
     report.variables, report.cases = variables, cases
     texts = [_text_source(el, files, path, attributes, report) for el in _sources(root)]
-    texts = [t for t in texts if t is not None]
+    return QdpxContent(root, users, codebook, tuple(t for t in texts if t is not None))
 
-    taken = store.source_ids()
-    names = store.source_names()
-    pending: list[tuple[Source, list[_Selection], Any]] = []
-    reused: set[str] = set()
-    source_for: dict[str, str] = {}  # TextSource GUID -> source ID
-    excerpt_for: dict[str, str] = {}  # PlainTextSelection GUID -> excerpt ID
-    for item in texts:
-        text = item.text
-        redaction = None
-        if deidentify:
-            redaction = deid_text(text, roster=roster)
-            text = redaction.text
-        attrs = dict(item.attributes)
-        source_kind = attrs.pop(KIND_VARIABLE, None)
-        source_kind = source_kind if source_kind in KINDS else kind
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        existing = store.source_id_for_hash(digest)
-        if existing is not None:
-            # The same text is already here (an earlier import): code it there.
-            report.warnings.append(
-                f"source '{item.name}' is already in the project as '{existing}'; its"
-                " codings are added there"
-            )
-            selections = _mapped(item.selections, redaction)
-            pending.append((store.source(existing), selections, None))
-            source_for[_key(item.guid)] = existing
-            reused.add(existing)
-            continue
-        name = unique(item.name, names)
-        names.add(name)
-        source_id = unique(slug(Path(name).stem), taken)
-        taken.add(source_id)
-        source = Source(
-            id=source_id,
-            name=name,
-            kind=source_kind,
-            text=text,
-            content_hash=digest,
-            attributes=attrs,
-        )
-        if redaction is not None and redaction.replacements:
-            report.deid[source_id] = dict(Counter(r.type for r in redaction.replacements))
-        pending.append((source, _mapped(item.selections, redaction), redaction))
-        source_for[_key(item.guid)] = source_id
 
-    cut = segment_many([s for s, _, _ in pending if s.id not in reused])
-    cut.update({sid: store.excerpts(sid) for sid in reused})
-    rows: list[tuple[str, str, str]] = []
-    seen_codings: Counter = Counter()
-    for source, selections, _ in pending:
-        excerpts, span_ids = _with_selections(source, cut[source.id], selections)
-        cut[source.id] = excerpts
-        for selection in selections:
-            excerpt_id = span_ids[(selection.start, selection.end)]
-            excerpt_for[_key(selection.guid)] = excerpt_id
-            report.selections += 1
-            for coding_guid, user_guid, code_guid in selection.codings:
-                code = guid_to_code.get(_key(code_guid))
-                if code is None:
-                    report.skipped.append(
-                        {
-                            "guid": coding_guid,
-                            "what": "coding",
-                            "reason": f"its code {code_guid} is not in the CodeBook",
-                        }
-                    )
-                    continue
-                coder = users.get(_key(user_guid)) or user_guid or "unknown"
-                seen_codings[(excerpt_id, coder, code)] += 1
-                rows.append((excerpt_id, coder, code))
-    duplicates = sum(n - 1 for n in seen_codings.values() if n > 1)
-    if duplicates:
-        report.warnings.append(
-            f"{duplicates} coding(s) repeat a code the same user applied to the same"
-            " selection; each is kept once"
-        )
-    report.coders = sorted({c for _, c, _ in rows})
-    report.sources = [s.id for s, _, _ in pending]
+def selections_on(source: Source, excerpts: list[Excerpt], selections, redaction=None):
+    """Selections moved onto de-identified text, and the excerpts with one per selection
+    span: ``(selections, excerpts, span -> excerpt ID)``."""
+    moved = _mapped(list(selections), redaction)
+    ordered, span_ids = _with_selections(source, excerpts, moved)
+    return moved, ordered, span_ids
 
-    with store.transaction(actor=actor, command="qdpx import", backup="before qdpx import"):
-        if codebook is not None and codebook.codes:
-            merged = _merge(project_codebook(store), codebook)
-            store_codebook(store, merged, origin=str(path))
-            report.codes = len(codebook.codes)
-        for source, _, _ in pending:
-            store.put_source(source, cut[source.id])
-        report.codings = store.add_codings(list(dict.fromkeys(rows)), origin=f"qdpx:{path.name}")
-        for note in _notes(root, users, guid_to_code, source_for, excerpt_for):
-            store.add_memo(
-                note["title"],
-                note["body"],
-                on=note["on"],
-                target=note["target"],
-                author=note["author"],
-            )
-            report.notes += 1
-        store.log(
-            "qdpx.import",
-            "project",
-            None,
-            {
-                "file": str(path),
-                "origin": report.origin,
-                "sources": report.sources,
-                "codes": report.codes,
-                "codings": report.codings,
-                "coders": report.coders,
-                "skipped": len(report.skipped),
-            },
-        )
-    key = [row for s, _, r in pending if r is not None for row in key_rows(s.id, r.replacements)]
-    if key:
-        write_key(
-            key_path or default_key_path(store.project_id),
-            key,
-            replace_sources=[s.id for s, _, _ in pending],
-        )
-    if pending and deidentify:
-        found = candidates_for([s for s, _, _ in pending], roster=roster)
-        if len(found):
-            report.warnings.append(
-                f"{len(found)} capitalised name(s) are not on the roster and were left as"
-                " they are; list them with 'evalkit deid --dry-run'"
-            )
-    return report
+
+def merge_codebooks(current: Codebook | None, incoming: Codebook) -> Codebook:
+    """The project's codebook plus the incoming codes it lacks (by name)."""
+    return _merge(current, incoming)
 
 
 def _notes(root: Element, users, codes, sources, excerpts) -> list[dict]:
@@ -616,8 +484,8 @@ def _open(path: Path) -> tuple[bytes, dict[str, bytes] | SafeArchive | Path]:
 
 
 def _codebook(root: Element, data: bytes, path: Path, report: QdpxImport) -> Codebook | None:
+    from evalkit.codebook.refi import codebook_from_root
     from evalkit.errors import CodebookError
-    from evalkit.interop.refi_codebook import codebook_from_root
 
     if root.find(f"{_Q}CodeBook") is None:
         return None
@@ -775,7 +643,7 @@ def _source_bytes(files, reference: str | None) -> bytes | None:
 def _decode(data: bytes, report: QdpxImport, name: str) -> str:
     """Source bytes as text, by the same rules as ingest (BOM, UTF-16, cp1252 fallback)."""
     from evalkit.errors import InputFileError
-    from evalkit.ingest.text import decode
+    from evalkit.util.text import decode
 
     try:
         text, warnings = decode(data, Path(name))

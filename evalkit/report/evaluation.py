@@ -26,11 +26,10 @@ from docx.shared import Cm, Pt
 from evalkit import analysis
 from evalkit.agreement import code_agreement
 from evalkit.codebook import project_codebook
+from evalkit.codebook.word import set_widths
 from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
-from evalkit.report.codebook_doc import set_widths
 from evalkit.report.overview import KIND_TITLES
-from evalkit.store import Store
 
 SECTOR_LABELS = {
     "city_department": "City departments",
@@ -50,7 +49,7 @@ def sector_label(sector: Any) -> str:
 
 
 def evaluation_report(
-    store: Store,
+    store,
     *,
     title: str = "Evaluation of the Task Force: rapid appraisal findings",
     seed: int = 0,
@@ -101,7 +100,7 @@ def evaluation_report(
 # -- the numbers -------------------------------------------------------------------------------
 
 
-def _facts(store: Store, codebook: Codebook, applied, sources, stats) -> dict[str, Any]:
+def _facts(store, codebook: Codebook, applied, sources, stats) -> dict[str, Any]:
     codings = store.codings_df()
     human = codings[~codings["origin"].str.startswith("suggestion:")]
     coders = sorted(human["coder"].unique())
@@ -405,7 +404,7 @@ def _triangulation(document, applied, codebook: Codebook) -> None:
     )
 
 
-def _emergent(document, store: Store, seed: int) -> None:
+def _emergent(document, store, seed: int) -> None:
     from evalkit.coding.themes import project_themes
 
     document.add_heading("Emergent themes", level=1)

@@ -8,8 +8,6 @@ from docx import Document
 from docx.document import Document as DocumentType
 from docx.shared import Pt
 
-from evalkit.store import Store
-
 KIND_TITLES = {
     "interview": "Key-informant interviews",
     "observation": "Meeting observations",
@@ -17,7 +15,7 @@ KIND_TITLES = {
 }
 
 
-def overview_report(store: Store, *, title: str = "Evaluation corpus overview") -> DocumentType:
+def overview_report(store, *, title: str = "Evaluation corpus overview") -> DocumentType:
     """A Word document describing the project's sources and excerpts.
 
     Returns

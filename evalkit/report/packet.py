@@ -17,8 +17,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from evalkit.codebook.word import _header, set_widths
 from evalkit.model import Codebook
-from evalkit.report.codebook_doc import _header, set_widths
 
 COLUMNS = ("No.", "Excerpt", "Source", "Suggested by", "Your view", "Comment")
 WIDTHS_CM = (1.2, 10.5, 3.0, 3.0, 3.3, 5.5)

@@ -192,6 +192,12 @@ class StoreBase:
                 store.snapshot(f"before migration to schema {SCHEMA_VERSION}")
             store._migrate(version)
             install_change_triggers(connection)
+            if store.connection.execute(
+                "SELECT 1 FROM project WHERE key = 'compact_pending'"
+            ).fetchone():
+                # A de-identification run died between its commit and its compaction: the
+                # removed names may still sit in free pages and the log. Finish the job.
+                store.compact()
         return store
 
     def _migrate(self, version: int) -> None:
@@ -222,6 +228,24 @@ class StoreBase:
     def project_id(self) -> str:
         """A random ID made when the project was created (or migrated to schema 5)."""
         return self.connection.execute("SELECT value FROM project WHERE key = 'id'").fetchone()[0]
+
+    def setting(self, key: str) -> str | None:
+        """A project setting (the roster's place and fingerprint, the key file's place)."""
+        row = self.connection.execute("SELECT value FROM project WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) a project setting, inside the current operation."""
+        if key in ("id", "compact_pending"):
+            raise ValueError(f"'{key}' is not a setting")
+        if value is None:
+            self._write("DELETE FROM project WHERE key = ?", (key,))
+        else:
+            self._write(
+                "INSERT INTO project (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     @property
     def schema_version(self) -> int:

@@ -57,12 +57,96 @@ class HistoryMixin:
         return pd.read_sql_query(sql, self.connection)
 
     def compact(self) -> bool:
-        """Fold the write-ahead log into the database and rebuild it, so that no earlier
-        version of any row remains on disk. Returns False if another process was reading
-        and the log could not be emptied (run ``evalkit check`` later)."""
+        """Leave no earlier version of any row on disk, and no removed word in the search
+        index: rebuild the full-text index (its segments keep deleted terms until merged),
+        fold the write-ahead log into the database and rebuild the file.
+
+        Returns False if another process was reading and the log could not be emptied; the
+        compaction is then retried the next time the project is opened.
+        """
+        if self._actor is None:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._rebuild_search_index()
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+        else:
+            self._rebuild_search_index()
+            return False  # VACUUM cannot run inside a transaction; the caller runs it after
         self.connection.execute("VACUUM")
         busy = self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if not busy:
+            self.connection.execute("DELETE FROM project WHERE key = 'compact_pending'")
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return not busy
+
+    def _rebuild_search_index(self) -> None:
+        self.connection.execute("INSERT INTO excerpts_fts (excerpts_fts) VALUES ('rebuild')")
+        self.connection.execute("INSERT INTO excerpts_fts (excerpts_fts) VALUES ('optimize')")
+
+    def compact_later(self) -> None:
+        """Mark (inside the current operation) that the store must be compacted: if the
+        process dies before :meth:`compact` runs, the next open compacts first."""
+        self._write(
+            "INSERT OR REPLACE INTO project (key, value) VALUES ('compact_pending', '1')"
+        )
+
+    def redact_free_text(self, transform) -> dict[str, int]:
+        """Rewrite every free-text column that is not source text (memos, CAB comments,
+        suggestion rationales, packet contents, codebook versions) with ``transform``
+        (str -> str), inside the current operation; returns rows changed per table."""
+        columns = {
+            "memos": ("title", "body"),
+            "reviews": ("comment",),
+            "suggestions": ("rationale",),
+            "packets": ("reviewer", "selection", "items"),
+            "codebooks": ("yaml",),
+        }
+        changed: dict[str, int] = {}
+        for table, names in columns.items():
+            listed = ", ".join(names)
+            for row in self.connection.execute(f"SELECT rowid, {listed} FROM {table}").fetchall():
+                new = [transform(row[n]) if isinstance(row[n], str) else row[n] for n in names]
+                if new != [row[n] for n in names]:
+                    sets = ", ".join(f"{n} = ?" for n in names)
+                    self._write(f"UPDATE {table} SET {sets} WHERE rowid = ?", (*new, row[0]))
+                    changed[table] = changed.get(table, 0) + 1
+        return changed
+
+    def redact_history(self, transform) -> int:
+        """Rewrite the text of the audit log and the operation summaries with
+        ``transform`` (str -> str), inside the current operation; returns rows changed.
+
+        The audit log is append-only, with one exception: de-identification may remove
+        from it the names it removes everywhere else. That is logged, so the log still
+        says that it happened (and who did it), without saying what the names were.
+        """
+        changed = 0
+        c = self.connection
+        c.execute("DROP TRIGGER audit_no_update")
+        try:
+            # Entity IDs stay: they are source and excerpt IDs that must keep matching.
+            for row in c.execute("SELECT id, detail FROM audit").fetchall():
+                detail = transform(row["detail"])
+                if detail != row["detail"]:
+                    self._write("UPDATE audit SET detail = ? WHERE id = ?", (detail, row["id"]))
+                    changed += 1
+            for row in c.execute("SELECT id, summary FROM operations").fetchall():
+                summary = transform(row["summary"])
+                if summary != row["summary"]:
+                    self._write(
+                        "UPDATE operations SET summary = ? WHERE id = ?", (summary, row["id"])
+                    )
+                    changed += 1
+        finally:
+            c.execute(
+                "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+                " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+            )
+        self.log("history.redact", "project", None, {"rows": changed})
+        return changed
 
     def forget_history(self, reason: str) -> dict:
         """Drop the undo history and every snapshot (inside the current operation).

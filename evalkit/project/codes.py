@@ -18,7 +18,7 @@ _CODED = ("codings", "suggestions", "reviews")
 
 
 def _current(store) -> Codebook:
-    from evalkit.codebook import project_codebook
+    from evalkit.project.codebooks import project_codebook
 
     codebook = project_codebook(store)
     if codebook is None:
@@ -49,7 +49,7 @@ def _bump(version: str) -> str:
 
 def _save(store, codebook: Codebook, how: str, actor: str | None, apply, detail: dict) -> dict:
     """Store the new codebook version and apply the row changes, as one operation."""
-    from evalkit.codebook import store_codebook
+    from evalkit.project.codebooks import store_codebook
 
     codebook = replace(codebook, version=_bump(codebook.version))
     with store.transaction(actor=actor, command=f"code {how}", backup=f"before code {how}"):

@@ -7,6 +7,7 @@ Interviewer turns are neither suggested for nor proposed for coding.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,16 +15,15 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from evalkit.codebook import project_codebook
 from evalkit.coding.rules import match_rules
 from evalkit.coding.suggester import CodeSuggester
 from evalkit.codings import team_codes
 from evalkit.errors import CodebookError, EvalkitError
 from evalkit.model import Codebook
-from evalkit.store import Store
+from evalkit.project.codebooks import project_codebook
 
 
-def _codebook(store: Store) -> Codebook:
+def _codebook(store) -> Codebook:
     codebook = project_codebook(store)
     if codebook is None:
         raise CodebookError(
@@ -34,11 +34,11 @@ def _codebook(store: Store) -> Codebook:
     return codebook
 
 
-def training_data(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+def training_data(store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(coded, uncoded)`` excerpt tables; ``coded`` has a ``labels`` column of code sets."""
     excerpts = store.excerpts_df()
     excerpts = excerpts[excerpts["speaker_role"] != "interviewer"]
-    labels = team_codes(store)
+    labels = team_codes(store.codings_df())
     coded = excerpts[excerpts["excerpt_id"].isin(labels)].copy()
     coded["labels"] = coded["excerpt_id"].map(labels)
     uncoded = excerpts[~excerpts["excerpt_id"].isin(labels)].copy()
@@ -56,9 +56,21 @@ def fit_project_suggester(
     )
 
 
-def run_suggestions(
-    store: Store, *, min_examples: int = 8, actor: str | None = None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SuggestionRun:
+    """What a suggestion run stored."""
+
+    model_version: str
+    trained_on: int
+    excerpts_scored: int
+    suggestions: int
+    codes_with_models: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "codes_with_models": list(self.codes_with_models)}
+
+
+def run_suggestions(store, *, min_examples: int = 8, actor: str | None = None) -> SuggestionRun:
     """Suggest codes for every uncoded excerpt and store them for review.
 
     Earlier unreviewed suggestions are withdrawn; (excerpt, code) pairs a person already
@@ -111,19 +123,21 @@ def run_suggestions(
                 )
     with store.transaction(actor=actor, command="suggest run"):
         stored = store.replace_open_suggestions(rows, model_version=version)
-    return {
-        "model_version": version,
-        "trained_on": len(coded),
-        "excerpts_scored": len(uncoded),
-        "suggestions": stored,
-        "codes_with_models": sorted(
-            c for c, m in (model.models_.items() if model else []) if m and m.kind == "model"
+    return SuggestionRun(
+        model_version=version,
+        trained_on=len(coded),
+        excerpts_scored=len(uncoded),
+        suggestions=stored,
+        codes_with_models=tuple(
+            sorted(
+                c for c, m in (model.models_.items() if model else []) if m and m.kind == "model"
+            )
         ),
-    }
+    )
 
 
 def review(
-    store: Store,
+    store,
     ids: list[int] | None = None,
     *,
     accept: bool,
@@ -153,7 +167,7 @@ def review(
 
 
 def next_to_code(
-    store: Store, n: int = 20, *, diversity: float = 0.5, min_examples: int = 8
+    store, n: int = 20, *, diversity: float = 0.5, min_examples: int = 8
 ) -> pd.DataFrame:
     """The uncoded excerpts whose human coding would help the suggester most.
 

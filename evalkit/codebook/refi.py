@@ -27,14 +27,14 @@ from xml.sax.saxutils import quoteattr
 
 from evalkit.codebook.validate import Problem, RawCode, RawDomain, build_codebook
 from evalkit.errors import CodebookError
-from evalkit.interop.xml import (
+from evalkit.model import Code, Codebook
+from evalkit.util.xml import (
     CODEBOOK_NS,
     PROJECT_NS,
     parse_untrusted,
     require_valid,
     schema_errors,
 )
-from evalkit.model import Code, Codebook
 
 _GUID_NAMESPACE = uuid.UUID("7c1c4f0e-3a54-4f38-9a5e-2d1f0c9a6b11")
 _SCALARS = (
@@ -300,7 +300,7 @@ def _meta(data: bytes) -> dict | None:
 
 
 def _xml_bytes(path: Path) -> bytes:
-    from evalkit.interop.archive import SafeArchive
+    from evalkit.util.archive import SafeArchive
 
     if not path.is_file():
         raise CodebookError("file not found", path=path, hint="Check the path")

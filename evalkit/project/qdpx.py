@@ -1,0 +1,191 @@
+"""``evalkit qdpx import``: a REFI-QDA project from another tool, into a project.
+
+Its text sources enter through :mod:`evalkit.project.admit` like any ingested file: text,
+case variable values, the TextSource names (and the IDs made from them) are
+de-identified. So are the Notes (which become memos) and the user names (which become
+coders and memo authors).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from evalkit.deid import Roster, key_rows
+from evalkit.errors import ExchangeError
+from evalkit.interop.refi import (
+    KIND_VARIABLE,
+    QdpxImport,
+    _key,
+    merge_codebooks,
+    read_qdpx,
+    selections_on,
+)
+from evalkit.model import KINDS
+from evalkit.project.admit import Entry, prepare
+from evalkit.project.codebooks import project_codebook, store_codebook
+from evalkit.project.privacy import privacy_for
+
+
+def import_qdpx(
+    store,
+    path: str | Path,
+    *,
+    kind: str = "interview",
+    roster: Roster | str | Path | None = None,
+    deidentify: bool = True,
+    key_path: str | Path | None = None,
+    actor: str | None = None,
+) -> QdpxImport:
+    """Bring a ``.qdpx`` (or a ``.qde`` with its ``sources/`` folder) into a project.
+
+    Parameters
+    ----------
+    store
+        The open project (it may be empty).
+    path
+        The archive or ``.qde`` file.
+    kind
+        The source kind for sources the file does not say the kind of.
+    roster, deidentify, key_path
+        As for :func:`evalkit.project.ingest`.
+
+    Returns
+    -------
+    QdpxImport
+
+    Raises
+    ------
+    ExchangeError
+        For an unsafe or invalid file; nothing is written then.
+    """
+    path = Path(path)
+    if kind not in KINDS:
+        raise ExchangeError(f"kind must be one of {', '.join(KINDS)}; got '{kind}'")
+    privacy = privacy_for(store, roster=roster, deidentify=deidentify, key_path=key_path)
+    report = QdpxImport(path=str(path))
+    content = read_qdpx(path, report)
+    people: dict[str, list] = {}
+    users = {}
+    for guid, name in content.users.items():
+        users[guid] = privacy.clean_label(name)
+    report.users = sorted(set(users.values()))
+
+    entries = []
+    for item in content.texts:
+        attrs = dict(item.attributes)
+        source_kind = attrs.pop(KIND_VARIABLE, None)
+        entries.append(
+            Entry(
+                name=item.name,
+                text=item.text,
+                kind=source_kind if source_kind in KINDS else kind,
+                id_base=Path(item.name).stem,
+                attributes=attrs,
+            )
+        )
+    admission = prepare(store, entries, privacy, route="qdpx import")
+    cut = admission.segment()
+    source_for: dict[str, str] = {}  # TextSource GUID -> source ID
+    excerpt_for: dict[str, str] = {}  # PlainTextSelection GUID -> excerpt ID
+    rows: list[tuple[str, str, str]] = []
+    seen_codings: Counter = Counter()
+    code_for = content.code_for
+    for item, admitted in zip(content.texts, admission.items, strict=True):
+        source = admitted.source
+        source_for[_key(item.guid)] = source.id
+        if admitted.status == "unchanged":
+            # The same text is already here (an earlier import): code it there.
+            report.warnings.append(
+                f"source '{source.name}' is already in the project as '{source.id}'; its"
+                " codings are added there"
+            )
+            excerpts = cut.get(source.id) or store.excerpts(source.id)
+        else:
+            excerpts = cut[source.id]
+        selections, excerpts, span_ids = selections_on(
+            source, excerpts, item.selections, admitted.redaction
+        )
+        cut[source.id] = excerpts
+        for selection in selections:
+            excerpt_id = span_ids[(selection.start, selection.end)]
+            excerpt_for[_key(selection.guid)] = excerpt_id
+            report.selections += 1
+            for coding_guid, user_guid, code_guid in selection.codings:
+                code = code_for.get(_key(code_guid))
+                if code is None:
+                    report.skipped.append(
+                        {
+                            "guid": coding_guid,
+                            "what": "coding",
+                            "reason": f"its code {code_guid} is not in the CodeBook",
+                        }
+                    )
+                    continue
+                coder = users.get(_key(user_guid)) or user_guid or "unknown"
+                seen_codings[(excerpt_id, coder, code)] += 1
+                rows.append((excerpt_id, coder, code))
+        if admitted.replaced:
+            report.deid[source.id] = admitted.counts()
+    duplicates = sum(n - 1 for n in seen_codings.values() if n > 1)
+    if duplicates:
+        report.warnings.append(
+            f"{duplicates} coding(s) repeat a code the same user applied to the same"
+            " selection; each is kept once"
+        )
+    report.coders = sorted({c for _, c, _ in rows})
+    report.sources = list(dict.fromkeys(a.source.id for a in admission.items))
+    reused = {a.source.id for a in admission.items if a.status == "unchanged"}
+    notes = []
+    for note in content.notes(source_for, excerpt_for):
+        title = privacy.clean_text(note["title"])
+        body = privacy.clean_text(note["body"])
+        author = users.get(note.get("author_guid", ""), privacy.clean_label(note["author"]))
+        notes.append({**note, "title": title.text, "body": body.text, "author": author})
+        people.setdefault("qdpx notes", []).extend([*title.findings, *body.findings])
+    extra = [row for owner, found in people.items() for row in key_rows(owner, found)]
+
+    with store.transaction(actor=actor, command="qdpx import", backup="before qdpx import"):
+        if content.codebook is not None and content.codebook.codes:
+            merged = merge_codebooks(project_codebook(store), content.codebook)
+            store_codebook(store, merged, origin=str(path))
+            report.codes = len(content.codebook.codes)
+        admission.write(store, cut, extra_key_rows=extra)
+        for source_id in reused:
+            # New selection spans on a source already here become excerpts of it.
+            existing = {e.id for e in store.excerpts(source_id)}
+            fresh = [e for e in cut[source_id] if e.id not in existing]
+            if fresh:
+                store.put_source(store.source(source_id), cut[source_id])
+        report.codings = store.add_codings(list(dict.fromkeys(rows)), origin=f"qdpx:{path.name}")
+        for note in notes:
+            store.add_memo(
+                note["title"],
+                note["body"],
+                on=note["on"],
+                target=note["target"],
+                author=note["author"],
+            )
+            report.notes += 1
+        store.log(
+            "qdpx.import",
+            "project",
+            None,
+            {
+                "file": str(path),
+                "origin": report.origin,
+                "sources": report.sources,
+                "codes": report.codes,
+                "codings": report.codings,
+                "coders": report.coders,
+                "skipped": len(report.skipped),
+            },
+        )
+    report.warnings.extend(privacy.notes)
+    found = admission.candidates()
+    if len(found):
+        report.warnings.append(
+            f"{len(found)} capitalised name(s) are not on the roster and were left as"
+            " they are; list them with 'evalkit deid --dry-run'"
+        )
+    return report
