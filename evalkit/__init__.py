@@ -8,32 +8,26 @@ The library comes first; the CLI and notebooks are thin layers over it::
            attributes="data_sample/attributes.csv")
     store.excerpts_df()
 
-The names below are loaded on first use, so ``import evalkit.deid`` (a pure stage) does
-not pull in the store and the workflow layer.
+``evalkit.ingest`` is both this function (the workflow operation,
+:func:`evalkit.project.ingest`) and, imported as a package, the readers; the name here is
+the function.
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Any
+from evalkit.errors import EvalkitError
+from evalkit.model import Excerpt, Source
+from evalkit.project import IngestReport, ingest
+from evalkit.segment import segment, segment_many
+from evalkit.store import Store
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "EvalkitError": "evalkit.errors",
-    "Excerpt": "evalkit.model",
-    "Source": "evalkit.model",
-    "segment": "evalkit.segment",
-    "segment_many": "evalkit.segment",
-    "Store": "evalkit.store",
-    "IngestReport": "evalkit.project",
-    "ingest": "evalkit.project",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+__all__ = [
+    "EvalkitError",
+    "Excerpt",
+    "IngestReport",
+    "Source",
+    "Store",
+    "ingest",
+    "segment",
+    "segment_many",
+]
