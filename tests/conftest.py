@@ -77,6 +77,14 @@ def make_pdf(path: Path, pages: list[list[str]]) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def code_under_test() -> None:
+    """Subprocesses (the CLI, notebook kernels, the README tour) import this checkout's
+    evalkit, not whichever copy is installed in the environment."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def key_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """De-identification keys go to a temporary folder, never the tester's home."""
     folder = tmp_path_factory.mktemp("keys")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,11 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={"EVALKIT_USER": "cli-tester", "PATH": "/usr/bin:/bin"},
+        env={
+            "EVALKIT_USER": "cli-tester",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": os.environ["PYTHONPATH"],
+        },
     )
 
 
