@@ -1,17 +1,24 @@
-"""Fixtures that build tiny inputs under tmp_path."""
+"""Fixtures that build tiny inputs under tmp_path, and the sample project once per session."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from evalkit.codebook import load_into_project
+from evalkit.codings import import_codings
+from evalkit.deid import default_key_path
+from evalkit.demo import ingest_sample
 from evalkit.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data_sample"
 SHARED = ROOT.parent / "shared"
+CODEBOOK = ROOT / "codebooks" / "sf_taskforce.yaml"
 
 
 def make_pdf(path: Path, pages: list[list[str]]) -> Path:
@@ -90,6 +97,63 @@ def key_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("keys")
     os.environ["EVALKIT_KEY_DIR"] = str(folder)
     return folder
+
+
+# -- the sample project, built once per session ----------------------------------------------
+# Ingesting the sample corpus takes a second or more; copying the finished project folder
+# takes milliseconds. The folders below are never opened by a test: each test that wants
+# one gets its own copy through `copy_project`, so no test sees another's changes.
+
+
+@pytest.fixture(scope="session")
+def sample_ingested(tmp_path_factory: pytest.TempPathFactory, key_folder: Path) -> Path:
+    """A project folder with the sample corpus ingested and de-identified (no codebook)."""
+    folder = tmp_path_factory.mktemp("sample") / "ingested"
+    with Store.init(folder, actor="t") as store:
+        ingest_sample(store, SAMPLE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_coded(tmp_path_factory: pytest.TempPathFactory, sample_ingested: Path) -> Path:
+    """The ingested sample project plus the starter codebook and both coders' codings."""
+    folder = tmp_path_factory.mktemp("sample") / "coded"
+    shutil.copytree(sample_ingested, folder)
+    with Store.open(folder) as store:
+        load_into_project(store, CODEBOOK)
+        for path in sorted((SAMPLE / "codings").glob("coder_*.csv")):
+            import_codings(store, path)
+    return folder
+
+
+@pytest.fixture
+def copy_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_folder: Path
+) -> Iterator[Callable[[Path], Store]]:
+    """Open a private copy of a built project folder: ``copy_project(sample_coded)``.
+
+    The copy keeps the original's project ID, so its de-identification key is copied too,
+    into a key folder of the test's own: a test that re-identifies or extends the key
+    cannot change what another test reads.
+    """
+    opened: list[Store] = []
+    keys = tmp_path / "keys"
+
+    def copy(built: Path) -> Store:
+        folder = tmp_path / "proj" if not opened else tmp_path / f"proj{len(opened)}"
+        shutil.copytree(built, folder)
+        store = Store.open(folder)
+        key = key_folder / default_key_path(store.project_id).name
+        keys.mkdir(exist_ok=True)
+        if key.exists() and not (keys / key.name).exists():
+            shutil.copy2(key, keys / key.name)
+        monkeypatch.setenv("EVALKIT_KEY_DIR", str(keys))
+        opened.append(store)
+        return store
+
+    yield copy
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture

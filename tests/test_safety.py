@@ -20,7 +20,6 @@ from evalkit.cli import main
 from evalkit.codebook import load_into_project
 from evalkit.coding.review import review, run_suggestions
 from evalkit.codings import import_codings
-from evalkit.demo import ingest_sample
 from evalkit.errors import EvalkitError, ProjectError
 from evalkit.ingest import ingest
 from evalkit.store import DB_NAME, SCHEMA_VERSION, Store
@@ -39,13 +38,11 @@ def state(store: Store) -> tuple:
 
 
 @pytest.fixture
-def coded(tmp_path: Path) -> Store:
-    store = Store.init(tmp_path / "proj", actor="t")
-    ingest_sample(store, SAMPLE)
+def coded(sample_ingested: Path, copy_project) -> Store:
+    store = copy_project(sample_ingested)
     load_into_project(store, CODEBOOK)
     import_codings(store, SAMPLE / "codings" / "coder_maria.csv")
-    yield store
-    store.close()
+    return store
 
 
 def test_undo_reverts_each_operation_and_keeps_the_audit_log(coded: Store) -> None:
