@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from evalkit.cli import main
 from evalkit.codebook import load_into_project
 from evalkit.codings import import_codings
 from evalkit.deid import default_key_path
@@ -154,6 +156,41 @@ def copy_project(
     yield copy
     for store in opened:
         store.close()
+
+
+# -- the command line, in-process ------------------------------------------------------------
+
+
+@dataclass
+class CliResult:
+    """What a user sees of one command: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run ``evalkit ARGS...`` through ``main([...])`` in this process: ``cli("stats", ...)``.
+
+    As fast as a function call, and as a user runs it: the same parser, handlers and exit
+    codes (an ``EvalkitError`` is one line on stderr and code 2; argparse's usage errors
+    and ``--help`` exit through ``SystemExit``). A bug raises, failing the test with its
+    traceback. test_cli keeps a few real ``python -m evalkit`` processes as smoke tests.
+    """
+    monkeypatch.setenv("EVALKIT_USER", "cli-tester")
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()  # what earlier code printed is not this command's output
+        try:
+            code = main(list(args))
+        except SystemExit as exit:
+            code = 0 if exit.code is None else exit.code if isinstance(exit.code, int) else 1
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
 
 
 @pytest.fixture
