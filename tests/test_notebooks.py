@@ -149,7 +149,7 @@ def executed(
     selected = {
         item.callspec.params["path"].name
         for item in request.session.items
-        if item.originalname == "test_notebook_runs"
+        if isinstance(item, pytest.Function) and item.originalname == "test_notebook_runs"
     }
     runs = []
     for path in NOTEBOOKS:
