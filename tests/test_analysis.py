@@ -7,27 +7,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE
 
 from evalkit import analysis
 from evalkit.codebook import project_codebook
-from evalkit.demo import ingest_sample
 from evalkit.errors import EvalkitError
 from evalkit.model import Code, Codebook
-from evalkit.project import import_codings, load_into_project
 from evalkit.store import Store
 
 
-@pytest.fixture(scope="module")
-def coded(tmp_path_factory: pytest.TempPathFactory):
-    store = Store.init(tmp_path_factory.mktemp("analysis") / "proj", actor="t")
-    ingest_sample(store, SAMPLE)
-    load_into_project(store, SAMPLE.parent / "codebooks" / "sf_taskforce.yaml")
-    for path in sorted((SAMPLE / "codings").glob("coder_*.csv")):
-        import_codings(store, path)
+@pytest.fixture
+def coded(sample_coded: Path, copy_project):
+    store = copy_project(sample_coded)
     codebook = project_codebook(store)
-    yield store, codebook, analysis.applied_codes(store, codebook)
-    store.close()
+    return store, codebook, analysis.applied_codes(store, codebook)
 
 
 def test_applied_codes_roll_up_to_themes(coded) -> None:

@@ -18,7 +18,6 @@ from evalkit.coding.evaluate import coder_eval, recall_at_effort
 from evalkit.coding.rules import SPAN_KEY, match_rules, rules_config
 from evalkit.coding.suggester import CodeSuggester, kappa_threshold
 from evalkit.coding.themes import find_themes
-from evalkit.demo import ingest_sample
 from evalkit.errors import CodebookError, EvalkitError
 from evalkit.model import Code, Codebook
 from evalkit.project import import_codings, load_into_project, next_to_code, review, run_suggestions
@@ -202,11 +201,9 @@ def test_coder_eval_bad_input(sample_long: pd.DataFrame) -> None:
 
 
 @pytest.fixture
-def sample_project(tmp_path: Path) -> Store:
-    store = Store.init(tmp_path / "proj", actor="t")
-    ingest_sample(store, SAMPLE)
-    yield store
-    store.close()
+def sample_project(sample_ingested: Path, copy_project) -> Store:
+    """A copy of the sample project with the corpus ingested, no codebook yet."""
+    return copy_project(sample_ingested)
 
 
 def test_suggestions_need_a_codebook(sample_project: Store) -> None:

@@ -8,48 +8,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE
 
 from evalkit import analysis
 from evalkit.agreement import code_agreement, cohen_kappa
 from evalkit.cli import main
 from evalkit.codebook import project_codebook
-from evalkit.demo import ingest_sample
 from evalkit.errors import CodebookError, EvalkitError
-from evalkit.project import (
-    code_hits,
-    delete_code,
-    import_codings,
-    load_into_project,
-    merge_codes,
-    move_code,
-    rename_code,
-    split_code,
-)
+from evalkit.project import code_hits, delete_code, merge_codes, move_code, rename_code, split_code
 from evalkit.search import lemma_forms, search
 from evalkit.store import Store
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample project, coded by both coders; tests work on copies of it."""
-    folder = tmp_path_factory.mktemp("daily") / "proj"
-    with Store.init(folder, actor="t") as store:
-        ingest_sample(store, SAMPLE)
-        load_into_project(store, SAMPLE.parent / "codebooks" / "sf_taskforce.yaml")
-        for path in sorted((SAMPLE / "codings").glob("coder_*.csv")):
-            import_codings(store, path)
-    return folder
-
-
 @pytest.fixture
-def coded(built: Path, tmp_path: Path) -> Store:
-    import shutil
-
-    shutil.copytree(built, tmp_path / "proj")
-    store = Store.open(tmp_path / "proj")
-    yield store
-    store.close()
+def coded(sample_coded: Path, copy_project) -> Store:
+    """A copy of the sample project, coded by both coders."""
+    return copy_project(sample_coded)
 
 
 def _traceable(store: Store, hits: pd.DataFrame) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import socket
 from pathlib import Path
 
@@ -20,8 +22,7 @@ class NetworkBlocked(RuntimeError):
     pass
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise NetworkBlocked("network access attempted")
 
@@ -31,6 +32,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    block_network(monkeypatch)
+
+
 def test_sockets_really_are_blocked(no_network: None) -> None:
     with pytest.raises(NetworkBlocked):
         socket.create_connection(("example.org", 80))
@@ -38,11 +44,14 @@ def test_sockets_really_are_blocked(no_network: None) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return run_demo(tmp_path_factory.mktemp("demo") / "out")
+    """The demo, run once for this module with the network blocked; tests only read it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        block_network(monkeypatch)
+        return run_demo(tmp_path_factory.mktemp("demo") / "out")
 
 
-def test_demo_ingests_the_whole_sample_corpus_offline(tmp_path: Path, no_network: None) -> None:
-    summary = run_demo(tmp_path / "out")
+def test_demo_ingests_the_whole_sample_corpus_offline(demo: dict) -> None:
+    summary = demo  # run by the fixture with sockets blocked: any connection attempt fails it
     expected = {
         kind: sorted(p for p in (SAMPLE / folder).iterdir() if p.suffix.lower() in SUPPORTED)
         for folder, kind in SAMPLE_LAYOUT
@@ -78,10 +87,14 @@ def test_sample_corpus_meets_its_brief() -> None:
     assert sum(p.suffix == ".docx" for p in documents) >= 2
 
 
-def test_demo_can_run_twice(tmp_path: Path) -> None:
-    first = run_demo(tmp_path / "out")
-    second = run_demo(tmp_path / "out")
-    assert first["stats"] == second["stats"]
+def test_demo_can_run_twice(demo: dict, tmp_path: Path, cli) -> None:
+    # Run again over a copy of the first run's output folder (its project, report and
+    # key file), this time as a user would: `evalkit demo --out DIR`.
+    out = tmp_path / "out"
+    shutil.copytree(Path(demo["project"]).parent, out)
+    second = cli("demo", "--out", str(out), "--format", "json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["stats"] == demo["stats"]
 
 
 def test_sample_codings_cover_a_fifth_of_the_excerpts(demo: dict) -> None:
@@ -95,36 +108,22 @@ def test_sample_codings_cover_a_fifth_of_the_excerpts(demo: dict) -> None:
     assert summary["stats"]["coders"] == 2
 
 
-def test_demo_writes_the_domain_matrix_and_the_cli_can_too(demo: dict, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_demo_writes_the_domain_matrix_and_the_cli_can_too(demo: dict, tmp_path: Path, cli) -> None:
     sheets = pd.read_excel(demo["matrix"], sheet_name=None)
     assert {"interviews", "observations", "documents"} == set(sheets)
     out = tmp_path / "m.xlsx"
-    result = subprocess.run(
-        [sys.executable, "-m", "evalkit", "matrix", "-p", demo["project"], "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
+    result = cli("matrix", "-p", demo["project"], "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "25 sources x 5 domains" in result.stderr and out.is_file()
     report = tmp_path / "r.docx"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evalkit",
-            "report",
-            "-p",
-            demo["project"],
-            "--out",
-            str(report),
-            "--title",
-            "Task force evaluation 2025",
-        ],
-        capture_output=True,
-        text=True,
+    result = cli(
+        "report",
+        "-p",
+        demo["project"],
+        "--out",
+        str(report),
+        "--title",
+        "Task force evaluation 2025",
     )
     assert result.returncode == 0, result.stderr
     assert docx.Document(report).paragraphs[6].text == "Task force evaluation 2025"

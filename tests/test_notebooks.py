@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,19 +135,58 @@ CHECKS: dict[str, Callable[[Path], None]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def executed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, nbformat.NotebookNode, BaseException | None]]:
+    """The selected tutorials, executed at the same time, each top to bottom in a fresh
+    kernel of its own and a folder of its own: {name: (folder, notebook, error)}.
+
+    One after another, most of each notebook's time goes to starting its kernel and
+    importing; side by side they share the machine's cores. Each test below still checks
+    its own notebook, so one failing notebook fails one test.
+    """
+    selected = {
+        item.callspec.params["path"].name
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == "test_notebook_runs"
+    }
+    runs = []
+    for path in NOTEBOOKS:
+        if path.name in selected:
+            folder = tmp_path_factory.mktemp(path.stem)
+            runs.append((path, folder, nbformat.read(path, as_version=4)))
+
+    async def execute(path: Path, folder: Path, notebook: nbformat.NotebookNode):
+        client = NotebookClient(
+            notebook,
+            kernel_name="python3",
+            timeout=600,
+            resources={"metadata": {"path": str(folder)}},
+        )
+        try:
+            await client.async_execute()  # raises CellExecutionError if any cell fails
+        except Exception as error:  # raised again by this notebook's own test
+            return error
+        finally:
+            nbformat.write(notebook, folder / path.name)
+        return None
+
+    async def execute_all() -> list[BaseException | None]:
+        return await asyncio.gather(*(execute(*run) for run in runs))
+
+    errors = asyncio.run(execute_all())
+    return {
+        path.name: (folder, notebook, error)
+        for (path, folder, notebook), error in zip(runs, errors, strict=True)
+    }
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, tmp_path: Path) -> None:
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=600,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    try:
-        client.execute()  # raises CellExecutionError if any cell fails
-    finally:
-        nbformat.write(notebook, tmp_path / path.name)
+def test_notebook_runs(path: Path, executed: dict) -> None:
+    folder, notebook, error = executed[path.name]
+    if error is not None:
+        raise error
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-    CHECKS[path.name](tmp_path)
+    CHECKS[path.name](folder)

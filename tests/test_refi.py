@@ -11,13 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, SHARED, store_snapshot
+from conftest import SHARED, store_snapshot
 
 from evalkit.cli import main
-from evalkit.demo import ingest_sample
 from evalkit.errors import ExchangeError
 from evalkit.interop.refi import export_qdpx
-from evalkit.project import import_codings, import_qdpx, load_into_project
+from evalkit.project import import_qdpx
 from evalkit.store import Store
 from evalkit.util.xml import PROJECT_NS, parse_untrusted, schema_errors
 
@@ -28,15 +27,9 @@ needs_shared = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store.init(tmp_path_factory.mktemp("refi") / "proj", actor="t")
-    ingest_sample(store, SAMPLE)
-    load_into_project(store, SAMPLE.parent / "codebooks" / "sf_taskforce.yaml")
-    for path in sorted((SAMPLE / "codings").glob("coder_*.csv")):
-        import_codings(store, path)
-    yield store
-    store.close()
+@pytest.fixture
+def sample_project(sample_coded: Path, copy_project) -> Store:
+    return copy_project(sample_coded)
 
 
 def selections(path: Path) -> set[tuple]:
