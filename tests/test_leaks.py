@@ -193,18 +193,22 @@ def test_qdpx_import_with_notes_cases_users_and_names(tmp_path: Path, roster: Pa
 
 def test_deid_rerun_leaves_nothing_on_disk(tmp_path: Path, files: Path, roster: Path) -> None:
     with project(tmp_path) as store:
-        # First without the roster (it did not exist yet): the names are stored. (The
-        # file is named by its participant ID: an ID made from a name before the roster
-        # knew it keeps that name; see the README's privacy model.)
-        plain = tmp_path / "plain" / "P07.txt"
-        plain.parent.mkdir()
-        plain.write_text(TRANSCRIPT, encoding="utf-8")
-        ingest(store, [plain], kind="interview")
+        # First without the roster (it did not exist yet): the names are stored, in the
+        # text and in the source IDs made from the file names.
+        ingest(store, [files / "interviews"], kind="interview")
+        load_into_project(store, CODEBOOK)
+        excerpt = store.excerpts_df().query("speaker_role != 'interviewer'").iloc[0]
+        with store.transaction(actor="t"):
+            store.add_codings([(excerpt["excerpt_id"], "t", "DATA_QUALITY")], origin="t")
         add_memo(store, "Okonkwo", "Marisela Okonkwo said Quillon was there.")
         assert leaks(tmp_path / "proj") != []
         report = deidentify_project(store, roster=roster)
         assert report.changed and report.forgotten["compacted"]
-        assert store.check().empty
+        assert set(report.renamed.values()) == {"P07_interview", "P09"}
+        assert store.check().empty, store.check().to_dict("records")
+        # The coding moved with its passage to the renamed source's excerpt.
+        owners = store.excerpts_df().set_index("excerpt_id")["source_id"]
+        assert [owners[e] for e in store.codings_df()["excerpt_id"]] == ["P07_interview"]
         hits = store.connection.execute(
             "SELECT COUNT(*) FROM excerpts_fts WHERE excerpts_fts MATCH 'okonkwo'"
         ).fetchone()[0]

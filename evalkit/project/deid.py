@@ -33,7 +33,7 @@ from evalkit.model import Source
 from evalkit.project.admit import write_key_rows
 from evalkit.project.privacy import privacy_for, remember
 from evalkit.segment import DEFAULT_MAX_CHARS, segment_many
-from evalkit.util import content_hash
+from evalkit.util import content_hash, slug, unique
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class DeidReport:
     forgotten: dict = field(default_factory=dict)
     other_text: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
 
     def by_source(self) -> pd.DataFrame:
         """What this run replaced (or would replace), per source and type."""
@@ -72,6 +73,7 @@ class DeidReport:
             "forgotten": self.forgotten,
             "other_text": self.other_text,
             "notes": self.notes,
+            "renamed_sources": self.renamed,
         }
 
 
@@ -106,6 +108,8 @@ def deidentify_project(
     """
     privacy = privacy_for(store, roster=roster, key_path=key_path)
     sources = store.sources()
+    taken = {s.id for s in sources}
+    new_ids: dict[str, str] = {}  # old source ID -> new, for IDs made from a name
     redactions = {}
     replaced: dict[str, list[Replacement]] = {}
     updated: list[Source] = []
@@ -113,7 +117,12 @@ def deidentify_project(
         redaction = privacy.clean_text(source.text)
         name, in_name = privacy.clean_name(source.name)
         attributes, in_attributes = privacy.clean_value(source.attributes)
-        found = [*redaction.findings, *in_name, *in_attributes]
+        clean_id, in_id = privacy.clean_name(source.id)
+        if in_id:
+            new_id = unique(slug(clean_id.replace("[", "").replace("]", "")), taken)
+            taken.add(new_id)
+            new_ids[source.id] = new_id
+        found = [*redaction.findings, *in_name, *in_attributes, *in_id]
         replaced[source.id] = found
         if not found and redaction.text == source.text:
             continue
@@ -123,7 +132,7 @@ def deidentify_project(
             units = tuple(remap_unit(u, redaction, privacy.roster) for u in source.units)
         updated.append(
             Source(
-                id=source.id,
+                id=new_ids.get(source.id, source.id),
                 name=name,
                 kind=source.kind,
                 text=redaction.text,
@@ -132,12 +141,14 @@ def deidentify_project(
                 units=units,
             )
         )
-    final = {s.id: s for s in sources} | {s.id: s for s in updated}
+    old_id = {new_ids.get(s.id, s.id): s.id for s in sources}
+    final = {s.id: s for s in sources if s.id not in new_ids} | {s.id: s for s in updated}
     removed = _removed(r for items in replaced.values() for r in items)
     report_args = dict(
         candidates=find_candidates(list(final.values()), roster=privacy.roster),
         in_text=token_counts({s.id: s.text for s in final.values()}, roster=privacy.roster),
         changed=[s.id for s in updated],
+        renamed=dict(new_ids),
         dry_run=dry_run,
         notes=list(privacy.notes),
     )
@@ -147,7 +158,7 @@ def deidentify_project(
     # No snapshot first, on purpose: it would keep the very names being removed.
     try:
         key_file, other, forgotten, moved = _apply(
-            store, privacy, updated, cut, redactions, replaced, removed, actor
+            store, privacy, updated, cut, redactions, replaced, removed, old_id, actor
         )
     except _NothingChanged:
         return DeidReport(replaced, **report_args)
@@ -166,14 +177,21 @@ class _NothingChanged(Exception):
     """Raised inside the transaction to roll it back: nothing needed replacing."""
 
 
-def _apply(store, privacy, updated, cut, redactions, replaced, removed, actor):
+def _apply(store, privacy, updated, cut, redactions, replaced, removed, old_id, actor):
     moved = 0
-    scrub = _scrubber(removed)
+    ids: dict[str, str] = {}  # every ID that changed (sources and excerpts): old -> new
     with store.transaction(actor=actor, command="deid"):
         for source in updated:
-            renames = renames_for(store.excerpts(source.id), cut[source.id], redactions[source.id])
+            before = old_id[source.id]
+            old_excerpts = store.excerpts(before)
+            if before != source.id:
+                store.rename_source(before, source.id)
+                ids[before] = source.id
+            renames = renames_for(old_excerpts, cut[source.id], redactions[before])
             store.put_source(source, cut[source.id], renames=renames)
+            ids.update(renames)
             moved += len(renames)
+        scrub = _scrubber(removed, ids)
         other = store.redact_free_text(lambda text: privacy.clean_text(scrub(text)).text)
         if not updated and not other:
             raise _NothingChanged
@@ -194,11 +212,11 @@ def _apply(store, privacy, updated, cut, redactions, replaced, removed, actor):
         forgotten = store.forget_history(
             "de-identification removed names that the undo history and backups still held"
         )
-        forgotten["audit_rows_redacted"] = store.redact_history(scrub) if removed else 0
+        forgotten["audit_rows_redacted"] = store.redact_history(scrub) if removed or ids else 0
         store.compact_later()
         key_file = write_key_rows(
             privacy,
-            [row for sid in (s.id for s in updated) for row in key_rows(sid, replaced[sid])],
+            [row for s in updated for row in key_rows(s.id, replaced[old_id[s.id]])],
         )
         store.compact()  # inside the transaction: rebuilds the search index
     return key_file, other, forgotten, moved
@@ -219,9 +237,16 @@ def _removed(replacements) -> dict[str, str]:
     return found
 
 
-def _scrubber(removed: dict[str, str]):
-    """A function that replaces each removed string, as written or JSON-escaped."""
-    if not removed:
+def _scrubber(removed: dict[str, str], ids: dict[str, str] | None = None):
+    """A function that puts each changed ID's new value in place of the old one, then
+    replaces each removed string, as written or JSON-escaped."""
+    ids = ids or {}
+    rename = (
+        re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)))
+        if ids
+        else None
+    )
+    if not removed and rename is None:
         return lambda text: text
     forms: dict[str, str] = {}
     for original, token in removed.items():
@@ -231,12 +256,17 @@ def _scrubber(removed: dict[str, str]):
     pattern = re.compile(
         "|".join(
             r"\s+".join(map(re.escape, f.split())) for f in sorted(forms, key=len, reverse=True)
-        ),
+        )
+        or "(?!)",
         re.IGNORECASE,
     )
     folded = {" ".join(f.split()).casefold(): t for f, t in forms.items()}
 
     def scrub(text: str) -> str:
+        if rename is not None:
+            text = rename.sub(lambda m: ids[m.group(0)], text)
+        if not forms:
+            return text
         return pattern.sub(lambda m: folded.get(" ".join(m.group(0).split()).casefold(), ""), text)
 
     return scrub

@@ -127,11 +127,16 @@ class HistoryMixin:
         c = self.connection
         c.execute("DROP TRIGGER audit_no_update")
         try:
-            # Entity IDs stay: they are source and excerpt IDs that must keep matching.
-            for row in c.execute("SELECT id, detail FROM audit").fetchall():
+            # Entity IDs change too: a source or excerpt renamed by the same operation must
+            # still be the one its earlier entries name.
+            for row in c.execute("SELECT id, entity_id, detail FROM audit").fetchall():
+                entity = transform(row["entity_id"]) if row["entity_id"] else row["entity_id"]
                 detail = transform(row["detail"])
-                if detail != row["detail"]:
-                    self._write("UPDATE audit SET detail = ? WHERE id = ?", (detail, row["id"]))
+                if entity != row["entity_id"] or detail != row["detail"]:
+                    self._write(
+                        "UPDATE audit SET entity_id = ?, detail = ? WHERE id = ?",
+                        (entity, detail, row["id"]),
+                    )
                     changed += 1
             for row in c.execute("SELECT id, summary FROM operations").fetchall():
                 summary = transform(row["summary"])

@@ -141,6 +141,20 @@ class SourcesMixin:
         )
         return status
 
+    def rename_source(self, old: str, new: str) -> None:
+        """Give a source a new ID (inside the current operation); its excerpts follow.
+
+        Excerpt IDs are left as they are: the caller re-segments under the new ID and moves
+        the work with ``put_source(..., renames=...)``.
+        """
+        if self.connection.execute("SELECT 1 FROM sources WHERE id = ?", (new,)).fetchone():
+            raise ProjectError(f"a source '{new}' exists already", path=str(self.folder))
+        # Both rows change in one statement pair; the references are checked at commit.
+        self.connection.execute("PRAGMA defer_foreign_keys = ON")
+        self._write("UPDATE sources SET id = ? WHERE id = ?", (new, old))
+        self._write("UPDATE excerpts SET source_id = ? WHERE source_id = ?", (new, old))
+        self.log("source.rename", "source", new, {"excerpts_follow": True})
+
     def _move_excerpt_work(self, renames: dict[str, str], new_ids: set[str]) -> dict[str, str]:
         moved = {}
         for old, new in renames.items():
