@@ -140,3 +140,22 @@ def test_the_child_really_kills(tmp_path: Path) -> None:
         timeout=300,
     )
     assert child.returncode == 3, child.stderr[-2000:]
+
+
+def test_check_finds_a_key_that_lost_its_rows(tmp_path: Path, monkeypatch) -> None:
+    from evalkit.project import check_project
+
+    monkeypatch.setenv("EVALKIT_KEY_DIR", str(tmp_path / "keys"))
+    transcript = tmp_path / "in" / "P07.txt"
+    transcript.parent.mkdir()
+    transcript.write_text(TEXT, encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    with Store.init(tmp_path / "proj", actor="t") as store:
+        ingest(store, [transcript], kind="interview", roster=roster)
+        assert check_project(store).empty
+        Path(store.setting("key_path")).write_text(
+            "source_id,type,original,replacement,count\n", encoding="utf-8"
+        )
+        problems = check_project(store)
+    assert problems["where"].str.startswith("source P07").tolist() == [True]

@@ -42,7 +42,9 @@ def cmd_backups_restore(args: argparse.Namespace) -> None:
 
 def cmd_check(args: argparse.Namespace) -> None:
     with Store.open(args.project) as store:
-        problems = store.check()
+        from evalkit.project import check_project
+
+        problems = check_project(store)
     if problems.empty:
         if args.format == "json":
             out(args, {"ok": True, "problems": []})

@@ -42,6 +42,7 @@ class Roster:
 
     Examples
     --------
+    >>> from evalkit.deid import deidentify
     >>> roster = Roster((RosterEntry("Maria Lopez", "P07", ("Maria",)),))
     >>> deidentify("MARIA LOPEZ:\\nMaria's cousin called.", roster=roster).text
     "[P07]:\\n[P07]'s cousin called."

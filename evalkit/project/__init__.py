@@ -12,12 +12,21 @@ from evalkit.project.codebooks import load_into_project, project_codebook, store
 from evalkit.project.codes import delete_code, merge_codes, move_code, rename_code, split_code
 from evalkit.project.codings import CodingsImport, disagreements, import_codings
 from evalkit.project.daily import add_memo, code_hits
-from evalkit.project.deid import DeidReport, deidentify_project
+from evalkit.project.deid import DeidReport, check_key, deidentify_project
 from evalkit.project.ingest import IngestReport, ingest
 from evalkit.project.privacy import Privacy, privacy_for
 from evalkit.project.qdpx import import_qdpx
 from evalkit.project.reviews import cab_flags, import_packet, make_packet
 from evalkit.project.suggestions import next_to_code, review, run_suggestions
+
+
+def check_project(store):
+    """:meth:`Store.check` plus the key file: every source the audit log says had
+    something replaced has rows in the key (``problem, where, fix``)."""
+    import pandas as pd
+
+    return pd.concat([store.check(), check_key(store)], ignore_index=True)
+
 
 __all__ = [
     "Admission",
@@ -28,6 +37,8 @@ __all__ = [
     "Privacy",
     "add_memo",
     "cab_flags",
+    "check_key",
+    "check_project",
     "code_hits",
     "deidentify_project",
     "delete_code",

@@ -201,7 +201,9 @@ def _apply(store, privacy, updated, cut, redactions, replaced, removed, old_id, 
             "project",
             None,
             {
-                "replaced": dict(Counter(r.type for r in _all(replaced))),
+                "replaced": {
+                    s.id: dict(Counter(r.type for r in replaced[old_id[s.id]])) for s in updated
+                },
                 "sources": [s.id for s in updated],
                 "moved_excerpts": moved,
                 "other_text": other,
@@ -270,3 +272,39 @@ def _scrubber(removed: dict[str, str], ids: dict[str, str] | None = None):
         return pattern.sub(lambda m: folded.get(" ".join(m.group(0).split()).casefold(), ""), text)
 
     return scrub
+
+
+def check_key(store) -> pd.DataFrame:
+    """Problems with the project's key file, as :meth:`Store.check` reports them.
+
+    Every source the audit log says had something replaced (at any way in, or by a
+    re-run) must have rows in the key file, else the replacements could never be traced
+    back (``problem, where, fix``).
+    """
+    from evalkit.deid import read_key
+
+    problems = []
+    expected: dict[str, int] = {}
+    audit = store.audit_df()
+    current = store.source_ids()
+    for detail in audit.loc[audit["action"].isin(["ingest", "deid"]), "detail"]:
+        data = json.loads(detail)
+        for source_id, counts in (data.get("replaced") or {}).items():
+            if isinstance(counts, dict) and source_id in current:
+                expected[source_id] = expected.get(source_id, 0) + sum(counts.values())
+    if not expected:
+        return pd.DataFrame(problems, columns=["problem", "where", "fix"])
+    where = store.setting("key_path")
+    rows = read_key(where) if where else []
+    keyed = {r["source_id"] for r in rows}
+    for source_id in sorted(s for s, n in expected.items() if n and s not in keyed):
+        problems.append(
+            {
+                "problem": "de-identification replaced text in this source, but the key file"
+                " has no row for it",
+                "where": f"source {source_id} (key {where or 'not recorded'})",
+                "fix": "restore the key file from your backup; without it the replacements"
+                " cannot be traced back",
+            }
+        )
+    return pd.DataFrame(problems, columns=["problem", "where", "fix"])
