@@ -73,7 +73,7 @@ def run_scale(corpus: Path, scale: int) -> dict:
         "words_per_s": round(words / seconds),
         "candidates_seconds": round(candidate_seconds, 2),
         "candidates": len(found),
-        "replaced": sum(len(r.replacements) for r in results),
+        "replaced": sum(len(r.findings) for r in results),
         "peak_rss_mb": peak_rss_mb(),
     }
 
