@@ -147,6 +147,7 @@ __all__ = [
     "load_codebook",
     "parse_yaml",
     "project_codebook",
+    "require_codebook",
 ]
 
 
@@ -161,4 +162,20 @@ def project_codebook(store) -> Codebook | None:
         return None
     codebook, problems = parse_yaml(row["yaml"], f"project codebook {row['id']}")
     raise_for_errors(problems, "project codebook")
+    return codebook
+
+
+def require_codebook(store, *, purpose: str = "") -> Codebook:
+    """:func:`project_codebook`, or a CodebookError that says how to load one.
+
+    ``purpose`` finishes the message: "the project has no codebook, so there is nothing to
+    suggest".
+    """
+    codebook = project_codebook(store)
+    if codebook is None:
+        raise CodebookError(
+            "the project has no codebook" + (f", so {purpose}" if purpose else ""),
+            path=str(store.folder),
+            hint=f"Load one first: 'evalkit codebook load FILE --project {store.folder}'",
+        )
     return codebook

@@ -18,16 +18,9 @@ _CODED = ("codings", "suggestions", "reviews")
 
 
 def _current(store) -> Codebook:
-    from evalkit.project.codebooks import project_codebook
+    from evalkit.codebook import require_codebook
 
-    codebook = project_codebook(store)
-    if codebook is None:
-        raise CodebookError(
-            "the project has no codebook",
-            path=str(store.folder),
-            hint="Load one with 'evalkit codebook load'",
-        )
-    return codebook
+    return require_codebook(store)
 
 
 def _require(codebook: Codebook, *names: str) -> None:

@@ -15,23 +15,16 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from evalkit.codebook import require_codebook
 from evalkit.coding.rules import match_rules
 from evalkit.coding.suggester import CodeSuggester
 from evalkit.codings import team_codes
-from evalkit.errors import CodebookError, EvalkitError
+from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
-from evalkit.project.codebooks import project_codebook
 
 
 def _codebook(store) -> Codebook:
-    codebook = project_codebook(store)
-    if codebook is None:
-        raise CodebookError(
-            "the project has no codebook, so there is nothing to suggest",
-            path=str(store.folder),
-            hint=f"Load one first: 'evalkit codebook load FILE --project {store.folder}'",
-        )
-    return codebook
+    return require_codebook(store, purpose="there is nothing to suggest")
 
 
 def training_data(store) -> tuple[pd.DataFrame, pd.DataFrame]:

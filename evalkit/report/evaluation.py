@@ -25,7 +25,7 @@ from docx.shared import Cm, Pt
 
 from evalkit import analysis
 from evalkit.agreement import code_agreement
-from evalkit.codebook import project_codebook
+from evalkit.codebook import require_codebook
 from evalkit.codebook.word import set_widths
 from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
@@ -65,13 +65,7 @@ def evaluation_report(
         With no codebook, no codings, or interview sources without a sector; each
         message names the step to run first.
     """
-    codebook = project_codebook(store)
-    if codebook is None:
-        raise EvalkitError(
-            "the project has no codebook",
-            path=str(store.folder),
-            hint="Run 'evalkit codebook load FILE --project DIR' first",
-        )
+    codebook = require_codebook(store, purpose="there is nothing to report on")
     applied = analysis.applied_codes(store, codebook)
     sources = store.sources_df()
     # Computed first: without sectors it fails here, naming the fix, before any writing.
