@@ -173,7 +173,7 @@ def run_demo(
                 "stored": suggested.suggestions,
                 "model_version": suggested.model_version,
                 "accepted_by_maria_above": DEMO_ACCEPT_ABOVE,
-                "accepted": accepted["accepted"],
+                "accepted": accepted.accepted,
             },
             "warnings": warnings,
         }

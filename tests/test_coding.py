@@ -247,7 +247,7 @@ def test_review_workflow(sample_project: Store) -> None:
     ).any()
 
     bulk = review(sample_project, accept=True, reviewer="ana", above=0.95)
-    assert bulk["accepted"] == bulk["codings"] >= 1
+    assert bulk.accepted == bulk.codings >= 1
     actions = list(sample_project.audit_df()["action"])
     assert "suggestions.accept" in actions and "suggestions.reject" in actions
 

@@ -47,10 +47,10 @@ def test_undo_reverts_each_operation_and_keeps_the_audit_log(coded: Store) -> No
     run_suggestions(coded, actor="t")
     states.append(state(coded))
     accepted = review(coded, accept=True, reviewer="maria", above=0.9)
-    assert accepted["accepted"] > 0
+    assert accepted.accepted > 0
     states.append(state(coded))
     history = coded.history_df()
-    assert history["summary"].iloc[0] == f"accepted {accepted['accepted']} suggestion(s)"
+    assert history["summary"].iloc[0] == f"accepted {accepted.accepted} suggestion(s)"
     audit_before = len(coded.audit_df())
 
     result = coded.undo(actor="lead")

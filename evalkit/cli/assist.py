@@ -63,11 +63,11 @@ def _review(args: argparse.Namespace, accept: bool) -> None:
             actor=args.user,
         )
     if args.format == "json":
-        out(args, result)
+        out(args, result.to_dict())
     else:
         verb = "accepted" if accept else "rejected"
-        extra = f"; {result['codings']} coding(s) added for {args.reviewer}" if accept else ""
-        print(f"{result[verb]} suggestion(s) {verb} by {args.reviewer}{extra}")
+        extra = f"; {result.codings} coding(s) added for {args.reviewer}" if accept else ""
+        print(f"{getattr(result, verb)} suggestion(s) {verb} by {args.reviewer}{extra}")
 
 
 def cmd_suggest_accept(args: argparse.Namespace) -> None:

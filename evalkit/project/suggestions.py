@@ -63,6 +63,20 @@ class SuggestionRun:
         return {**self.__dict__, "codes_with_models": list(self.codes_with_models)}
 
 
+@dataclass(frozen=True)
+class Review:
+    """What a review of suggestions did: how many were accepted or rejected, and how many
+    codings the accepted ones became (by the reviewer)."""
+
+    reviewer: str
+    accepted: int = 0
+    rejected: int = 0
+    codings: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 def run_suggestions(store, *, min_examples: int = 8, actor: str | None = None) -> SuggestionRun:
     """Suggest codes for every uncoded excerpt and store them for review.
 
@@ -138,7 +152,7 @@ def review(
     above: float | None = None,
     code: str | None = None,
     actor: str | None = None,
-) -> dict[str, Any]:
+) -> Review:
     """Accept or reject suggestions by ID, or in bulk above a confidence threshold."""
     if not reviewer:
         raise EvalkitError("a reviewer name is required", hint="Pass --reviewer NAME")
@@ -156,7 +170,13 @@ def review(
         )
     bulk = "bulk review of suggestions" if above is not None else None
     with store.transaction(actor=actor or reviewer, command="suggest review", backup=bulk):
-        return store.review_suggestions(chosen, accept=accept, reviewer=reviewer)
+        done = store.review_suggestions(chosen, accept=accept, reviewer=reviewer)
+    return Review(
+        reviewer=reviewer,
+        accepted=done.get("accepted", 0),
+        rejected=done.get("rejected", 0),
+        codings=done["codings"],
+    )
 
 
 def next_to_code(
