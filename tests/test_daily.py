@@ -210,7 +210,7 @@ def test_merge_keeps_every_coding_and_agreement_follows(coded: Store) -> None:
     ).drop_duplicates(["excerpt_id", "coder", "code"])
     result = merge_codes(coded, ["HOUSING_GAP", "YOUTH_AFTER_HOURS"], "NEEDS", actor="lead")
     after = coded.codings_df()
-    assert len(after) == len(expected) == len(codings) - result["collapsed"]
+    assert len(after) == len(expected) == len(codings) - result.counts["collapsed"]
     key = ["excerpt_id", "coder", "code"]
     assert after[key].fillna("").sort_values(key).values.tolist() == (
         expected[key].fillna("").sort_values(key).values.tolist()
@@ -244,7 +244,7 @@ def test_rename_split_move_delete(coded: Store) -> None:
     targets = codings.loc[codings["code"] == "SHELTER_BEDS", "excerpt_id"].unique()[:2].tolist()
     moved = split_code(coded, "SHELTER_BEDS", "YOUTH_BEDS", targets)
     after = coded.codings_df()
-    assert moved["moved"] == len(after[after["code"] == "YOUTH_BEDS"]) > 0
+    assert moved.counts["moved"] == len(after[after["code"] == "YOUTH_BEDS"]) > 0
     assert set(after.loc[after["code"] == "YOUTH_BEDS", "excerpt_id"]) == set(targets)
     assert project_codebook(coded).code("YOUTH_BEDS").parent == "SHELTER_BEDS"
 
@@ -254,7 +254,7 @@ def test_rename_split_move_delete(coded: Store) -> None:
         move_code(coded, "SHELTER_BEDS", "YOUTH_BEDS")
 
     gone = delete_code(coded, "DATA_QUALITY")
-    assert gone["codings"] > 0 and "DATA_QUALITY" not in set(coded.codings_df()["code"])
+    assert gone.counts["codings"] > 0 and "DATA_QUALITY" not in set(coded.codings_df()["code"])
     assert "DATA_QUALITY" not in {c.name for c in project_codebook(coded).codes}
     # A code deleted by mistake comes back with its codings.
     coded.undo()

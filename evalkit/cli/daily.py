@@ -93,7 +93,7 @@ def cmd_code(args: argparse.Namespace) -> None:
             result = manage.move_code(store, args.code, args.parent, actor=args.user)
         else:
             result = manage.delete_code(store, args.code, actor=args.user)
-    out(args, result)
+    out(args, result.to_dict())
 
 
 def cmd_cases(args: argparse.Namespace) -> None:

@@ -9,7 +9,14 @@ functions; the stages below never import them, nor the store.
 
 from evalkit.project.admit import Admission, Entry, prepare
 from evalkit.project.codebooks import load_into_project, project_codebook, store_codebook
-from evalkit.project.codes import delete_code, merge_codes, move_code, rename_code, split_code
+from evalkit.project.codes import (
+    CodeChange,
+    delete_code,
+    merge_codes,
+    move_code,
+    rename_code,
+    split_code,
+)
 from evalkit.project.codings import CodingsImport, disagreements, import_codings
 from evalkit.project.daily import add_memo, code_hits
 from evalkit.project.deid import DeidReport, check_key, deidentify_project
@@ -17,7 +24,13 @@ from evalkit.project.ingest import IngestReport, ingest
 from evalkit.project.privacy import Privacy, privacy_for
 from evalkit.project.qdpx import import_qdpx
 from evalkit.project.reviews import cab_flags, import_packet, make_packet
-from evalkit.project.suggestions import next_to_code, review, run_suggestions
+from evalkit.project.suggestions import (
+    Review,
+    SuggestionRun,
+    next_to_code,
+    review,
+    run_suggestions,
+)
 
 
 def check_project(store):
@@ -30,11 +43,14 @@ def check_project(store):
 
 __all__ = [
     "Admission",
+    "CodeChange",
     "CodingsImport",
     "DeidReport",
     "Entry",
     "IngestReport",
     "Privacy",
+    "Review",
+    "SuggestionRun",
     "add_memo",
     "cab_flags",
     "check_key",

@@ -8,7 +8,7 @@ code, and an audit entry. ``evalkit undo`` takes the whole change back.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from evalkit.errors import CodebookError
 from evalkit.model import Code, Codebook
@@ -40,7 +40,24 @@ def _bump(version: str) -> str:
     return f"{version}.1"
 
 
-def _save(store, codebook: Codebook, how: str, actor: str | None, apply, detail: dict) -> dict:
+@dataclass(frozen=True)
+class CodeChange:
+    """One change to the codebook: ``action`` (rename, merge, split, move, delete), the new
+    codebook ``version``, what was asked (``detail``) and what moved (``counts``: codings
+    moved, duplicates collapsed, codings removed...)."""
+
+    action: str
+    version: str
+    detail: dict
+    counts: dict
+
+    def to_dict(self) -> dict:
+        return {"action": self.action, **self.detail, **self.counts, "version": self.version}
+
+
+def _save(
+    store, codebook: Codebook, how: str, actor: str | None, apply, detail: dict
+) -> CodeChange:
     """Store the new codebook version and apply the row changes, as one operation."""
     from evalkit.project.codebooks import store_codebook
 
@@ -51,7 +68,7 @@ def _save(store, codebook: Codebook, how: str, actor: str | None, apply, detail:
         counts = apply()
         store.log(f"code.{how}", "codebook", codebook.version, {**detail, **counts})
         store.describe(f"{how}: {detail_text(how, detail, counts)}")
-    return {**detail, **counts, "version": codebook.version}
+    return CodeChange(how, codebook.version, detail, counts)
 
 
 def detail_text(how: str, detail: dict, counts: dict) -> str:
@@ -87,7 +104,7 @@ def _move_rows(store, old: str, new: str) -> tuple[int, int]:
     return counts["codings"]
 
 
-def rename_code(store, code: str, new: str, *, actor: str | None = None) -> dict:
+def rename_code(store, code: str, new: str, *, actor: str | None = None) -> CodeChange:
     """Give a code a new name; its codings, children and domains follow."""
     codebook = _current(store)
     _require(codebook, code)
@@ -112,7 +129,7 @@ def rename_code(store, code: str, new: str, *, actor: str | None = None) -> dict
     return _save(store, updated, "rename", actor, apply, {"code": code, "new": new})
 
 
-def merge_codes(store, codes: list[str], into: str, *, actor: str | None = None) -> dict:
+def merge_codes(store, codes: list[str], into: str, *, actor: str | None = None) -> CodeChange:
     """Merge codes into one: every coding moves to ``into`` (a coder who applied both to one
     excerpt keeps one), the merged codes' children move under ``into``, and the merged
     codes leave the codebook."""
@@ -151,7 +168,7 @@ def split_code(
     *,
     brief: str = "",
     actor: str | None = None,
-) -> dict:
+) -> CodeChange:
     """Make ``child`` a new code under ``code`` and move the codings of ``code`` on the
     given excerpts to it (for every coder)."""
     codebook = _current(store)
@@ -180,7 +197,7 @@ def split_code(
     return _save(store, updated, "split", actor, apply, {"code": code, "child": child})
 
 
-def move_code(store, code: str, parent: str | None, *, actor: str | None = None) -> dict:
+def move_code(store, code: str, parent: str | None, *, actor: str | None = None) -> CodeChange:
     """Put a code under another parent (``None``: the top level)."""
     codebook = _current(store)
     _require(codebook, code, *([parent] if parent else []))
@@ -204,7 +221,7 @@ def move_code(store, code: str, parent: str | None, *, actor: str | None = None)
     )
 
 
-def delete_code(store, code: str, *, actor: str | None = None) -> dict:
+def delete_code(store, code: str, *, actor: str | None = None) -> CodeChange:
     """Remove a code and everything coded with it; its children move to its parent.
     ``evalkit undo`` (or the snapshot taken first) brings it all back."""
     codebook = _current(store)
