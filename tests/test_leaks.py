@@ -252,3 +252,34 @@ def test_unknown_roster_column_is_an_error_and_aliases_are_variants(tmp_path: Pa
     path.write_text("name,pseudonym,varaints\nMarisela Okonkwo,P07,Mari\n", encoding="utf-8")
     with pytest.raises(RosterError, match="unknown column 'varaints'; did you mean 'variants'"):
         load_roster(path)
+
+
+def test_review_import_comments_and_reviewer(tmp_path: Path, files: Path, roster: Path) -> None:
+    from openpyxl import load_workbook
+
+    from evalkit.project import import_packet, make_packet
+
+    with project(tmp_path) as store:
+        ingest(store, [files / "interviews"], kind="interview", roster=roster)
+        load_into_project(store, CODEBOOK)
+        excerpt = store.excerpts_df().query("speaker_role != 'interviewer'").iloc[0]
+        with store.transaction(actor="t"):
+            store.add_codings([(excerpt["excerpt_id"], "t", "DATA_QUALITY")], origin="t")
+        path = make_packet(store, reviewer="Renard Quillon", status="accepted", fmt="xlsx").save(
+            tmp_path / "packet.xlsx"
+        )
+        workbook = load_workbook(path)
+        sheet = workbook["Review"]
+        header = [c.value for c in sheet[1]]
+        sheet.cell(row=2, column=header.index("Your view") + 1, value="Disagree")
+        sheet.cell(
+            row=2,
+            column=header.index("Comment") + 1,
+            value="Ximena Zabaleta said this, not Okonkwo; call 415-555-0134",
+        )
+        workbook.save(path)
+        report = import_packet(store, path)
+        assert report.recorded == 1
+        review = store.reviews_df().iloc[0]
+        assert review["reviewer"] == "[P08]" and "[P09]" in review["comment"]
+    assert leaks(tmp_path / "proj") == []
