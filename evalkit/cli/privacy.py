@@ -26,8 +26,12 @@ def cmd_deid(args: argparse.Namespace) -> None:
         return
     verb = "would change" if args.dry_run else "changed"
     print(f"{len(report.changed)} source(s) {verb}; replaced now: {report.by_type() or 'nothing'}")
+    for line in report.notes:
+        note(f"note: {line}")
     if report.moved:
-        print(f"{report.moved} coded excerpt(s) moved to their de-identified text")
+        print(f"{report.moved} excerpt(s) moved to their de-identified text, with their work")
+    for new in report.renamed.values():
+        print(f"source renamed {new} (its ID held a name now on the roster)")
     print("\nReplacement tokens in the project's text, by source and type:")
     print(_nonzero(report.in_text))
     print(f"\nCandidates for the roster ({len(report.candidates)}), left as they are:")
