@@ -154,21 +154,7 @@ def search(
     if mode not in MODES:
         raise EvalkitError(f"mode must be one of {', '.join(MODES)}; got '{mode}'")
     pattern = _highlighter(query, mode)
-    c = store.connection
-    if mode == "regex":
-        rows = c.execute(
-            'SELECT e.id, e.source_id, e.start, e."end", e.speaker,'
-            ' substr(s.text, e.start + 1, e."end" - e.start) AS body'
-            " FROM excerpts e JOIN sources s ON s.id = e.source_id"
-            " ORDER BY e.source_id, e.ordinal"
-        ).fetchall()
-    else:
-        rows = c.execute(
-            'SELECT e.id, e.source_id, e.start, e."end", e.speaker, f.body'
-            " FROM excerpts_fts f JOIN excerpts e ON e.rowid = f.rowid"
-            " WHERE excerpts_fts MATCH ? ORDER BY e.source_id, e.ordinal",
-            (_fts_query(query, mode),),
-        ).fetchall()
+    rows = store.excerpt_texts(None if mode == "regex" else _fts_query(query, mode))
     sources = {s.id: s for s in store.sources()}
     allowed = _allowed(store, code=code, without_code=without_code, coder=coder)
     hits: list[dict[str, Any]] = []

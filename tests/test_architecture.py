@@ -123,6 +123,18 @@ def test_pure_stages_are_never_handed_a_store() -> None:
     assert problems == []
 
 
+def test_only_the_store_speaks_sql() -> None:
+    problems = []
+    for path, module in _modules():
+        if _within(module, ("evalkit.store",)):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in ("import sqlite3", ".connection", ".execute("):
+            if needle in text:
+                problems.append(f"{module}: {needle}")
+    assert problems == []
+
+
 def test_the_refi_reader_is_pure() -> None:
     import inspect
 

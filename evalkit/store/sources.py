@@ -169,6 +169,23 @@ class SourcesMixin:
             moved[old] = new
         return moved
 
+    def excerpt_texts(self, match: str | None = None) -> list[sqlite3.Row]:
+        """Excerpts in reading order with their text: ``id, source_id, start, end, speaker,
+        body``. With ``match`` (an FTS5 query), only those the full-text index matches."""
+        if match is None:
+            return self.connection.execute(
+                'SELECT e.id, e.source_id, e.start, e."end", e.speaker,'
+                ' substr(s.text, e.start + 1, e."end" - e.start) AS body'
+                " FROM excerpts e JOIN sources s ON s.id = e.source_id"
+                " ORDER BY e.source_id, e.ordinal"
+            ).fetchall()
+        return self.connection.execute(
+            'SELECT e.id, e.source_id, e.start, e."end", e.speaker, f.body'
+            " FROM excerpts_fts f JOIN excerpts e ON e.rowid = f.rowid"
+            " WHERE excerpts_fts MATCH ? ORDER BY e.source_id, e.ordinal",
+            (match,),
+        ).fetchall()
+
     def sources(self, ids: Iterable[str] | None = None) -> list[Source]:
         rows = self.connection.execute("SELECT * FROM sources ORDER BY id").fetchall()
         wanted = set(ids) if ids is not None else None
