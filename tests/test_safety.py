@@ -54,7 +54,7 @@ def test_undo_reverts_each_operation_and_keeps_the_audit_log(coded: Store) -> No
     audit_before = len(coded.audit_df())
 
     result = coded.undo(actor="lead")
-    assert result["summary"].startswith("accepted") and state(coded) == states[1]
+    assert result.summary.startswith("accepted") and state(coded) == states[1]
     coded.undo(actor="lead")
     assert state(coded) == states[0]
     coded.undo(actor="lead")  # the codings import

@@ -20,11 +20,11 @@ def cmd_undo(args: argparse.Namespace) -> None:
     with Store.open(args.project) as store:
         result = store.undo(actor=args.user)
     if args.format == "json":
-        out(args, result)
+        out(args, result.to_dict())
         return
     print(
-        f"undid operation #{result['undone']} ({result['summary'] or result['command']}):"
-        f" {result['changes']} change(s) reverted"
+        f"undid operation #{result.undone} ({result.summary or result.command}):"
+        f" {result.changes} change(s) reverted"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -41,6 +42,20 @@ def install_change_triggers(connection: sqlite3.Connection) -> None:
                   VALUES ({current}, '{table}', 'delete', OLD.rowid, json_object({old})); END;
             """
         )
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What :meth:`HistoryMixin.undo` reverted: the operation, its command and summary,
+    and how many row changes were put back."""
+
+    undone: int
+    command: str
+    summary: str
+    changes: int
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 class HistoryMixin:
@@ -169,10 +184,12 @@ class HistoryMixin:
         self.log("history.forget", "project", None, detail)
         return detail
 
-    def undo(self, *, actor: str | None = None) -> dict:
+    def undo(self, *, actor: str | None = None) -> Undone:
         """Revert the most recent operation that has not been undone.
 
-        Returns ``{"undone": id, "command", "summary", "changes"}``.
+        Returns
+        -------
+        Undone
 
         Raises
         ------
@@ -215,12 +232,7 @@ class HistoryMixin:
                 str(target["id"]),
                 {"command": target["command"], "changes": len(changes)},
             )
-        return {
-            "undone": target["id"],
-            "command": target["command"],
-            "summary": target["summary"],
-            "changes": len(changes),
-        }
+        return Undone(target["id"], target["command"], target["summary"], len(changes))
 
 
 def _revert(connection: sqlite3.Connection, change: sqlite3.Row) -> None:
