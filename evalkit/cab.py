@@ -462,7 +462,26 @@ def cab_ratings(store) -> pd.DataFrame:
     return frame
 
 
-def cab_agreement(store) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CabAgreement:
+    """Agreement of CAB reviewers: ``alpha`` (Krippendorff's α, nominal, among all
+    reviewers), ``reviewers`` (per pair: ``reviewer_a, reviewer_b, items, percent,
+    kappa``) and ``coders`` (per reviewer and coder: ``reviewer, coder, items, percent,
+    kappa``)."""
+
+    alpha: float
+    reviewers: pd.DataFrame
+    coders: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "reviewers": self.reviewers.to_dict(orient="records"),
+            "coders": self.coders.to_dict(orient="records"),
+        }
+
+
+def cab_agreement(store) -> CabAgreement:
     """Agreement among CAB reviewers, and between each reviewer and each coder.
 
     Returns
@@ -499,13 +518,11 @@ def cab_agreement(store) -> dict[str, Any]:
         {"reviewer": name(r), "coder": name(c), **pair(r, c)} for r in reviewers for c in coders
     ]
     alpha = krippendorff_alpha(ratings[reviewers]) if len(reviewers) > 1 else math.nan
-    return {
-        "alpha": alpha,
-        "reviewers": pd.DataFrame(
-            among, columns=["reviewer_a", "reviewer_b", "items", "percent", "kappa"]
-        ),
-        "coders": pd.DataFrame(against, columns=["reviewer", "coder", "items", "percent", "kappa"]),
-    }
+    return CabAgreement(
+        alpha,
+        pd.DataFrame(among, columns=["reviewer_a", "reviewer_b", "items", "percent", "kappa"]),
+        pd.DataFrame(against, columns=["reviewer", "coder", "items", "percent", "kappa"]),
+    )
 
 
 def review_flags(store) -> pd.DataFrame:

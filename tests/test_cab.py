@@ -196,16 +196,16 @@ def test_xlsx_packet_and_agreement(coded: Store, tmp_path: Path) -> None:
         report = import_packet(coded, path)
         assert report.recorded == sum(1 for v in views if v)
     result = cab_agreement(coded)
-    pair = result["reviewers"].iloc[0]
+    pair = result.reviewers.iloc[0]
     # Items both rated: refs 1,2,3,4,7,8,9 -> they agree on 1,3,4,7,8 (5 of 7).
     assert pair["items"] == 7 and pair["percent"] == pytest.approx(5 / 7)
-    coders = result["coders"].set_index(["reviewer", "coder"])
+    coders = result.coders.set_index(["reviewer", "coder"])
     # maria applied POLICY to every answer and PSSW_POLICY to none: of ana's 7 ratings she
     # matches the Agrees on POLICY (refs 1, 3, 7, 8), not the Disagrees (2, 4) nor ana's
     # Agree with PSSW_POLICY (9).
     assert coders.loc[("ana", "maria"), "items"] == 7
     assert coders.loc[("ana", "maria"), "percent"] == pytest.approx(4 / 7)
-    assert result["alpha"] == pytest.approx(
+    assert result.alpha == pytest.approx(
         krippendorff.alpha(
             reliability_data=[[1, 0, 1, 0, nan, nan, 1, 1, 1], [1, 1, 1, 0, 1, nan, 1, 1, 0]],
             level_of_measurement="nominal",

@@ -88,19 +88,13 @@ def cmd_reviews(args: argparse.Namespace) -> None:
         if args.agreement:
             result = cab_agreement(store)
             if args.format == "json":
-                out(
-                    args,
-                    {
-                        k: v.to_dict(orient="records") if hasattr(v, "to_dict") else v
-                        for k, v in result.items()
-                    },
-                )
+                out(args, result.to_dict())
                 return
-            print(f"Krippendorff's alpha among reviewers: {result['alpha']:.3f}")
+            print(f"Krippendorff's alpha among reviewers: {result.alpha:.3f}")
             print("\nReviewer pairs:")
-            print(render(result["reviewers"].round(3), "table"))
+            print(render(result.reviewers.round(3), "table"))
             print("\nReviewers against coders:")
-            print(render(result["coders"].round(3), "table"))
+            print(render(result.coders.round(3), "table"))
             return
         out(args, store.reviews_df(latest=not args.all))
 
