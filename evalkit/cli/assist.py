@@ -113,23 +113,23 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
     codebook = load_codebook(args.codebook) if args.codebook else None
     result = coder_eval(frame, args.coder, folds=args.folds, seed=args.seed, codebook=codebook)
     if args.format == "json":
-        out(args, result)
+        out(args, result.to_dict())
         return
     import pandas as pd
 
-    table = pd.DataFrame.from_dict(result["codes"], orient="index").rename_axis("code")
+    table = pd.DataFrame.from_dict(result.codes, orient="index").rename_axis("code")
     print(
-        f"{result['n_units']} units coded by {result['coder']}, {result['folds']}-fold"
-        f" cross-validation, {result['seconds']} s"
+        f"{result.n_units} units coded by {result.coder}, {result.folds}-fold"
+        f" cross-validation, {result.seconds} s"
     )
     print(table.reset_index().drop(columns=["note"], errors="ignore").to_string(index=False))
-    macro = result["macro"]
+    macro = result.macro
     print(
         f"macro over {macro['n_codes']} code(s) with 10+ positives: kappa {macro['kappa']},"
         f" human kappa {macro['human_kappa']}, F1 {macro['f1']}"
     )
-    print(f"recall at 30% effort: {result['recall_at_30pct_effort']}")
-    rare = [c for c, e in result["codes"].items() if "note" in e]
+    print(f"recall at 30% effort: {result.recall_at_30pct_effort}")
+    rare = [c for c, e in result.codes.items() if "note" in e]
     if rare:
         note(f"too few positives for a model of their own: {', '.join(rare)}")
 

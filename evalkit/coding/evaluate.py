@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,27 @@ def label_sets(frame: pd.DataFrame, coder: str) -> tuple[list[str], list[str], l
     return units, [str(texts[u]) for u in units], [codes[u] for u in units]
 
 
+@dataclass(frozen=True)
+class CoderEval:
+    """How well the suggester, trained on one coder, reproduces that coder in
+    cross-validation: per code (``codes``: n_pos, precision, recall, f1, kappa,
+    human_kappa, note) and on average (``macro``), with the recall of that coder's codings
+    in the top 30% of (unit, code) pairs by confidence. ``seconds`` is how long it took,
+    for people; it is not part of the result's meaning."""
+
+    coder: str
+    n_units: int
+    folds: int
+    seed: int
+    codes: dict[str, dict[str, Any]]
+    macro: dict[str, Any]
+    recall_at_30pct_effort: float | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 def coder_eval(
     frame: pd.DataFrame,
     coder: str,
@@ -53,7 +75,7 @@ def coder_eval(
     seed: int = 0,
     codebook: Codebook | None = None,
     min_examples: int = 8,
-) -> dict[str, Any]:
+) -> CoderEval:
     """Cross-validated agreement of the suggester with ``coder``.
 
     Returns
@@ -143,16 +165,16 @@ def coder_eval(
         "human_kappa": _mean(per_code[c].get("human_kappa") for c in macro_codes),
         "f1": _mean(per_code[c]["f1"] for c in macro_codes),
     }
-    return {
-        "coder": coder,
-        "n_units": len(units),
-        "folds": folds,
-        "seed": seed,
-        "codes": per_code,
-        "macro": macro,
-        "recall_at_30pct_effort": recall_at_effort(probabilities, truth, EFFORT),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    return CoderEval(
+        coder=coder,
+        n_units=len(units),
+        folds=folds,
+        seed=seed,
+        codes=per_code,
+        macro=macro,
+        recall_at_30pct_effort=recall_at_effort(probabilities, truth, EFFORT),
+        seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def recall_at_effort(
