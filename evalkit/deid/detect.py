@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import phonenumbers
 
@@ -254,10 +253,19 @@ def deidentify(text: str, *, roster: Roster | None = None) -> Redaction:
     if edits:
         inside = _covered(findings)
         edits = [e for e in edits if not inside(e)]
+    return replace_spans(text, [*findings, *edits])
+
+
+def replace_spans(text: str, spans: list[Replacement]) -> Redaction:
+    """``text`` with each of ``spans`` (not overlapping) replaced by its token.
+
+    >>> replace_spans("call Ana now", [Replacement(5, 8, "name", "Ana", "[P1]")]).text
+    'call [P1] now'
+    """
     pieces: list[str] = []
     done: list[Replacement] = []
     position = length = 0
-    for item in sorted([*findings, *edits], key=lambda r: r.start):
+    for item in sorted(spans, key=lambda r: r.start):
         pieces.append(text[position : item.start])
         length += item.start - position
         done.append(Replacement(item.start, item.end, item.type, item.original, item.token, length))
@@ -328,7 +336,6 @@ def _detect(text: str, roster: Roster | None) -> list[Replacement]:
             found.append(Replacement(start, end, "phone", text[start:end], TOKENS["phone"]))
     pattern = roster.pattern if roster is not None else None
     if pattern is not None:
-        pattern = _composed(pattern.pattern, pattern.flags)
         for match in pattern.finditer(text):
             surface = match.group(0)
             if surface == surface.lower():
@@ -338,7 +345,13 @@ def _detect(text: str, roster: Roster | None) -> list[Replacement]:
                 continue
             kind = "name" if entry.type == "person" else "organisation"
             found.append(Replacement(match.start(), match.end(), kind, surface, entry.token))
-    found.sort(key=lambda r: (-(r.end - r.start), _PRIORITY[r.type], r.start))
+    return keep_longest(found)
+
+
+def keep_longest(found: list[Replacement]) -> list[Replacement]:
+    """``found`` without overlaps, in reading order: of two overlapping spans the longer is
+    kept, on a tie the type earlier in the priority order (an e-mail over a handle)."""
+    found = sorted(found, key=lambda r: (-(r.end - r.start), _PRIORITY[r.type], r.start))
     # Kept spans never overlap, so in start order their ends ascend too: one bisect finds
     # the only neighbours a new span could overlap (a scan of all kept spans was quadratic).
     starts: list[int] = []
@@ -352,13 +365,6 @@ def _detect(text: str, roster: Roster | None) -> list[Replacement]:
         starts.insert(i, item.start)
         kept.insert(i, item)
     return kept
-
-
-@lru_cache(maxsize=16)
-def _composed(source: str, flags: int) -> re.Pattern[str]:
-    """A roster pattern with its names composed (NFC), like the text it is matched against:
-    a roster saved on a Mac may hold "Toma\\u0301s". (Better done in the roster itself.)"""
-    return re.compile(unicodedata.normalize("NFC", source), flags)
 
 
 def _phones(text: str) -> list[tuple[int, int]]:

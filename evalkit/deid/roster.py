@@ -30,7 +30,9 @@ class RosterEntry:
 
     @property
     def forms(self) -> tuple[str, ...]:
-        forms = dict.fromkeys((self.name, *self.variants))
+        # Composed (NFC), like the text they are matched against: a roster saved on a Mac
+        # may hold "Toma\u0301s".
+        forms = dict.fromkeys(unicodedata.normalize("NFC", f) for f in (self.name, *self.variants))
         for form in list(forms):
             forms.setdefault(_strip_accents(form))
         return tuple(forms)

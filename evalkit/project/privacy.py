@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evalkit.deid import Redaction, Replacement, Roster, default_key_path, deidentify, load_roster
-from evalkit.deid.detect import find_identifiers
+from evalkit.deid.detect import find_identifiers, keep_longest, replace_spans
 from evalkit.errors import RosterError
 
 ROSTER_PATH, ROSTER_SHA256, KEY_PATH = "roster_path", "roster_sha256", "key_path"
@@ -73,38 +72,21 @@ class Privacy:
         name = unicodedata.normalize("NFC", name)
         if not self.deidentify:
             return name, []
-        # Same length as the name, so spans found in it are spans of the name itself.
+        # Same length as the name, so spans found in it are spans of the name itself. Both
+        # readings are needed: "m.okonkwo@example.org" is an e-mail only as written.
         view = "".join(
             " " if c in "_-." else (u if len(u := c.upper()) == 1 else c) for c in name
         )
-        spans = [
+        in_view = [
             Replacement(r.start, r.end, r.type, name[r.start : r.end], r.token)
             for r in find_identifiers(view, roster=self.roster)
-            if r.type != "normalise"
         ]
-        prose = self.clean_text(name)
-        spans = _union(spans, [r for r in prose.findings])
-        if not spans:
-            return prose.text, []
-        out, position = [], 0
-        for r in spans:
-            out.append(name[position : r.start])
-            out.append(r.token)
-            position = r.end
-        out.append(name[position:])
-        return unicodedata.normalize("NFC", "".join(out)), spans
+        spans = keep_longest([*in_view, *find_identifiers(name, roster=self.roster)])
+        return unicodedata.normalize("NFC", replace_spans(name, spans).text), spans
 
     def clean_label(self, label: str) -> str:
         """A person's name as a label (a coder, a memo author): replaced, brackets kept."""
         return self.clean_text(label).text if label else label
-
-
-def _union(a: Iterable[Replacement], b: Iterable[Replacement]) -> list[Replacement]:
-    kept: list[Replacement] = []
-    for item in sorted([*a, *b], key=lambda r: (-(r.end - r.start), r.start)):
-        if all(item.end <= k.start or item.start >= k.end for k in kept):
-            kept.append(item)
-    return sorted(kept, key=lambda r: r.start)
 
 
 def fingerprint(path: Path) -> str:
