@@ -154,7 +154,8 @@ def prepare(store, entries: Iterable[Entry], privacy: Privacy, *, route: str) ->
     """De-identify, hash, dedupe and name every entry; reads the store, writes nothing."""
     taken = store.source_ids()
     names = store.source_names()
-    by_hash: dict[str, str] = {}
+    excerpt_ids: set[str] | None = None  # read once, only if a whole-text entry needs it
+    by_hash: dict[str, Admitted] = {}
     items: list[Admitted] = []
     for entry in entries:
         redaction = privacy.clean_text(entry.text)
@@ -167,48 +168,46 @@ def prepare(store, entries: Iterable[Entry], privacy: Privacy, *, route: str) ->
         name, in_name = privacy.clean_name(entry.name)
         id_base, in_id = privacy.clean_name(entry.id_base)
         id_base = id_base.replace("[", "").replace("]", "")  # "[P07]_interview" -> P07_...
+        # The ID is usually made from the name: one name found in both is one finding.
+        seen = {r.original for r in in_name}
+        in_id = [r for r in in_id if r.original not in seen]
         replaced = (*redaction.findings, *in_attributes, *in_name, *in_id)
-        text = redaction.text
-        digest = content_hash(text)
+        digest = content_hash(redaction.text)
         if digest in by_hash:
             # The same text twice in one batch: the first one stands for both.
-            first = next(a for a in items if a.source.id == by_hash[digest])
-            items.append(replace(first, entry=entry, status="unchanged"))
+            items.append(replace(by_hash[digest], entry=entry, status="unchanged"))
             continue
-        source_id = store.source_id_for_hash(digest)
         status: Literal["added", "updated", "unchanged"] = "added"
-        if source_id is not None:
-            current = store.source(source_id)
-            if current.attributes == attributes or entry.whole:
-                status = "unchanged"
-                source = current
-            else:
-                # Same text, new attributes: update the existing source, not a duplicate.
-                status, name = "updated", current.name
+        source_id = store.source_id_for_hash(digest)
+        current = store.source(source_id) if source_id is not None else None
+        if current is not None and (current.attributes == attributes or entry.whole):
+            status = "unchanged"
+        elif current is not None:
+            # Same text, new attributes: update the existing source, not a duplicate.
+            status, name = "updated", current.name
+        elif (source_id := store.source_id_for_name(name)) is not None:
+            status = "updated"
         else:
-            source_id = store.source_id_for_name(name)
-            if source_id is not None:
-                status = "updated"
-            else:
-                source_id = unique(slug(id_base), taken)
-                if entry.whole and source_id != slug(id_base):
-                    source_id = unique(slug(id_base), taken | store.excerpt_ids())
-        if status != "unchanged":
-            if status == "added":
-                name = unique(name, names)
-            source = Source(
-                id=source_id,
-                name=name,
-                kind=entry.kind,
-                text=text,
-                content_hash=digest,
-                attributes=attributes,
-                units=units,
-            )
-        taken.add(source_id)
+            avoid = taken
+            if entry.whole:  # its ID is also its one excerpt's ID
+                excerpt_ids = store.excerpt_ids() if excerpt_ids is None else excerpt_ids
+                avoid = taken | excerpt_ids
+            source_id = unique(slug(id_base), avoid)
+            name = unique(name, names)
+        source = current if status == "unchanged" else Source(
+            id=source_id,
+            name=name,
+            kind=entry.kind,
+            text=redaction.text,
+            content_hash=digest,
+            attributes=attributes,
+            units=units,
+        )
+        taken.add(source.id)
         names.add(source.name)
-        by_hash[digest] = source_id
-        items.append(Admitted(entry, source, status, redaction, tuple(replaced)))
+        admitted = Admitted(entry, source, status, redaction, tuple(replaced))
+        by_hash[digest] = admitted
+        items.append(admitted)
     return Admission(tuple(items), privacy, route)
 
 
