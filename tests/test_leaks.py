@@ -282,4 +282,8 @@ def test_review_import_comments_and_reviewer(tmp_path: Path, files: Path, roster
         assert report.recorded == 1
         review = store.reviews_df().iloc[0]
         assert review["reviewer"] == "[P08]" and "[P09]" in review["comment"]
+        # What was replaced in the comment is in the key, like every other replacement.
+        with Path(store.setting("key_path")).open(encoding="utf-8") as stream:
+            keyed = {(r["source_id"].split(":")[0], r["original"]) for r in csv.DictReader(stream)}
+        assert ("packet", "Ximena Zabaleta") in keyed and ("packet", "Renard Quillon") in keyed
     assert leaks(tmp_path / "proj") == []

@@ -16,7 +16,7 @@ from evalkit.codebook import content_hash, dump_yaml
 from evalkit.codebook.refi import code_guid
 from evalkit.codings import Layout, read_codings_table
 from evalkit.codings import disagreements as _disagreements
-from evalkit.deid import Roster
+from evalkit.deid import Roster, key_rows
 from evalkit.errors import CodebookError, InputFileError
 from evalkit.model import Code, Codebook
 from evalkit.project.admit import Entry, prepare
@@ -149,11 +149,12 @@ def import_codings(
         unit: a.source.id for unit, a in zip(new_units, admission.items, strict=True)
     }
     cut = admission.segment()
-    coders = {c: privacy.clean_label(c) for c in table["coder"].unique()}
+    clean = privacy.cleaner()
+    coders = {c: clean(c) for c in table["coder"].unique()}
     with store.transaction(actor=actor, command="codings import"):
         if missing:
             _add_codes(store, codebook, sorted(missing), path)
-        admission.write(store, cut)
+        admission.write(store, cut, extra_key_rows=key_rows("coders", clean.found))
         counts = store.replace_codings(
             [
                 (unit_ids.get(r.unit, r.unit), coders[r.coder], r.code or None)

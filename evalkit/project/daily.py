@@ -25,13 +25,11 @@ def add_memo(
     its title and body go through the project's roster and detectors.
     """
     privacy = privacy_for(store)
-    clean_title, clean_body = privacy.clean_text(title), privacy.clean_text(body)
+    clean = privacy.cleaner()
+    title, body = clean(title), clean(body)
     with store.transaction(actor=actor, command="memo add"):
-        memo_id = store.add_memo(
-            clean_title.text, clean_body.text, on=on, target=target, author=store._actor
-        )
-        found = [*clean_title.findings, *clean_body.findings]
-        write_key_rows(privacy, key_rows(f"memo:{memo_id}", found))
+        memo_id = store.add_memo(title, body, on=on, target=target, author=store._actor)
+        write_key_rows(privacy, key_rows(f"memo:{memo_id}", clean.found))
     return memo_id
 
 

@@ -84,9 +84,25 @@ class Privacy:
         spans = keep_longest([*in_view, *find_identifiers(name, roster=self.roster)])
         return unicodedata.normalize("NFC", replace_spans(name, spans).text), spans
 
-    def clean_label(self, label: str) -> str:
-        """A person's name as a label (a coder, a memo author): replaced, brackets kept."""
-        return self.clean_text(label).text if label else label
+    def cleaner(self) -> FreeText:
+        """A collector for free text and labels (coders, authors, comments, notes): it
+        cleans each one and keeps what it replaced, for the key file."""
+        return FreeText(self)
+
+
+@dataclass
+class FreeText:
+    """Cleans short texts one by one and remembers every replacement made."""
+
+    privacy: Privacy
+    found: list[Replacement] = field(default_factory=list)
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            return text
+        redaction = self.privacy.clean_text(text)
+        self.found.extend(redaction.findings)
+        return redaction.text
 
 
 def fingerprint(path: Path) -> str:

@@ -65,10 +65,8 @@ def import_qdpx(
     privacy = privacy_for(store, roster=roster, deidentify=deidentify, key_path=key_path)
     report = QdpxImport(path=str(path))
     content = read_qdpx(path, report)
-    people: dict[str, list] = {}
-    users = {}
-    for guid, name in content.users.items():
-        users[guid] = privacy.clean_label(name)
+    clean = privacy.cleaner()
+    users = {guid: clean(name) for guid, name in content.users.items()}
     report.users = sorted(set(users.values()))
 
     entries = []
@@ -136,14 +134,11 @@ def import_qdpx(
     report.coders = sorted({c for _, c, _ in rows})
     report.sources = list(dict.fromkeys(a.source.id for a in admission.items))
     reused = {a.source.id for a in admission.items if a.status == "unchanged"}
-    notes = []
-    for note in content.notes(source_for, excerpt_for):
-        title = privacy.clean_text(note["title"])
-        body = privacy.clean_text(note["body"])
-        author = users.get(note.get("author_guid", ""), privacy.clean_label(note["author"]))
-        notes.append({**note, "title": title.text, "body": body.text, "author": author})
-        people.setdefault("qdpx notes", []).extend([*title.findings, *body.findings])
-    extra = [row for owner, found in people.items() for row in key_rows(owner, found)]
+    notes = [
+        {k: clean(note[k]) if k in ("title", "body", "author") else v for k, v in note.items()}
+        for note in content.notes(source_for, excerpt_for)
+    ]
+    extra = key_rows(f"qdpx:{path.name}", clean.found)
 
     with store.transaction(actor=actor, command="qdpx import", backup="before qdpx import"):
         if content.codebook is not None and content.codebook.codes:

@@ -14,7 +14,9 @@ from evalkit.cab import (
     read_packet_file,
     review_flags,
 )
+from evalkit.deid import key_rows
 from evalkit.errors import EvalkitError, PacketError
+from evalkit.project.admit import write_key_rows
 from evalkit.project.codebooks import project_codebook
 from evalkit.project.privacy import privacy_for
 from evalkit.report.packet import packet_document, packet_workbook
@@ -55,7 +57,9 @@ def make_packet(
     for record in records:
         if record["confidence"] != record["confidence"]:  # NaN is not JSON
             record["confidence"] = None
-    reviewer = privacy_for(store).clean_label(reviewer.strip())
+    privacy = privacy_for(store)
+    clean = privacy.cleaner()
+    reviewer = clean(reviewer.strip())
     with store.transaction(actor=actor, command="review-packet"):
         store.put_packet(
             packet_id,
@@ -63,6 +67,7 @@ def make_packet(
             {"status": status, "codes": codes or [], "limit": limit, "format": fmt},
             records,
         )
+        write_key_rows(privacy, key_rows(f"packet:{packet_id}", clean.found))
     layout = packet_document if fmt == "docx" else packet_workbook
     document = layout(
         items,
@@ -120,7 +125,8 @@ def import_packet(
             hint="Was the project restored from an older backup? Make a new packet",
         )
     privacy = privacy_for(store)
-    reviewer = privacy.clean_label((reviewer or packet["reviewer"]).strip())
+    clean = privacy.cleaner()
+    reviewer = clean((reviewer or packet["reviewer"]).strip())
     items = {str(item["ref"]): item for item in packet["items"]}
     texts = store.excerpts_df().set_index("excerpt_id")["text"]
     report = PacketImport(packet_id, reviewer)
@@ -154,13 +160,14 @@ def import_packet(
                 "excerpt_id": item["excerpt_id"],
                 "code": item["code"],
                 "decision": row.decision,
-                "comment": privacy.clean_text(row.comment).text,
+                "comment": clean(row.comment),
             }
         )
         if row.decision:
             report.decisions[row.decision] = report.decisions.get(row.decision, 0) + 1
     with store.transaction(actor=actor, command="review-import"):
         report.recorded = store.add_reviews(packet_id, reviewer, decisions)
+        write_key_rows(privacy, key_rows(f"packet:{packet_id}", clean.found))
     report.already = len(decisions) - report.recorded
     return report
 
