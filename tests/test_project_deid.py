@@ -36,9 +36,12 @@ STAGES = {
     "after cleaning memos and comments": ("evalkit.store.Store.redact_free_text", 1),
     "after forgetting the history": ("evalkit.store.Store.forget_history", 1),
     "after writing the key, before the commit": ("evalkit.project.deid.write_key_rows", 1),
-    "after rebuilding the search index, before the commit": ("evalkit.store.Store.compact", 1),
-    "after the commit, before compacting": ("evalkit.store.Store.compact", -2),
-    "after compacting": ("evalkit.store.Store.compact", 2),
+    "after rebuilding the search index, before the commit": (
+        "evalkit.store.Store.rebuild_search_index",
+        1,
+    ),
+    "after the commit, before compacting": ("evalkit.store.Store.compact", -1),
+    "after compacting": ("evalkit.store.Store.compact", 1),
 }
 
 CHILD = textwrap.dedent(

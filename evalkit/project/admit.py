@@ -166,11 +166,7 @@ def prepare(store, entries: Iterable[Entry], privacy: Privacy, *, route: str) ->
         attributes, in_attributes = privacy.clean_value(dict(entry.attributes))
         attributes = flatten(attributes)
         name, in_name = privacy.clean_name(entry.name)
-        id_base, in_id = privacy.clean_name(entry.id_base)
-        id_base = id_base.replace("[", "").replace("]", "")  # "[P07]_interview" -> P07_...
-        # The ID is usually made from the name: one name found in both is one finding.
-        seen = {r.original for r in in_name}
-        in_id = [r for r in in_id if r.original not in seen]
+        id_base, in_id = privacy.clean_id(entry.id_base, known=in_name)
         replaced = (*redaction.findings, *in_attributes, *in_name, *in_id)
         digest = content_hash(redaction.text)
         if digest in by_hash:

@@ -117,9 +117,9 @@ def deidentify_project(
         redaction = privacy.clean_text(source.text)
         name, in_name = privacy.clean_name(source.name)
         attributes, in_attributes = privacy.clean_value(source.attributes)
-        clean_id, in_id = privacy.clean_name(source.id)
-        if in_id:
-            new_id = unique(slug(clean_id.replace("[", "").replace("]", "")), taken)
+        clean_id, in_id = privacy.clean_id(source.id, known=in_name)
+        if clean_id != source.id:
+            new_id = unique(slug(clean_id), taken)
             taken.add(new_id)
             new_ids[source.id] = new_id
         found = [*redaction.findings, *in_name, *in_attributes, *in_id]
@@ -220,12 +220,8 @@ def _apply(store, privacy, updated, cut, redactions, replaced, removed, old_id, 
             privacy,
             [row for s in updated for row in key_rows(s.id, replaced[old_id[s.id]])],
         )
-        store.compact()  # inside the transaction: rebuilds the search index
+        store.rebuild_search_index()
     return key_file, other, forgotten, moved
-
-
-def _all(replaced: dict[str, list[Replacement]]):
-    return (r for items in replaced.values() for r in items)
 
 
 def _removed(replacements) -> dict[str, str]:

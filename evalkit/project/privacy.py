@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,17 @@ class Privacy:
         ]
         spans = keep_longest([*in_view, *find_identifiers(name, roster=self.roster)])
         return unicodedata.normalize("NFC", replace_spans(name, spans).text), spans
+
+    def clean_id(
+        self, value: str, *, known: Iterable[Replacement] = ()
+    ) -> tuple[str, list[Replacement]]:
+        """What an ID is made from, cleaned as a name with its tokens unbracketed
+        (``Maria_Lopez_interview`` -> ``P07_interview``). An ID is usually made from a name
+        cleaned already: what ``known`` holds is not reported again."""
+        cleaned, found = self.clean_name(value)
+        seen = {r.original for r in known}
+        new = [r for r in found if r.original not in seen]
+        return cleaned.replace("[", "").replace("]", ""), new
 
     def cleaner(self) -> FreeText:
         """A collector for free text and labels (coders, authors, comments, notes): it

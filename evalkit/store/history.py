@@ -72,34 +72,23 @@ class HistoryMixin:
         return pd.read_sql_query(sql, self.connection)
 
     def compact(self) -> bool:
-        """Leave no earlier version of any row on disk, and no removed word in the search
-        index: rebuild the full-text index (its segments keep deleted terms until merged),
-        fold the write-ahead log into the database and rebuild the file.
-
-        Returns False if another process was reading and the log could not be emptied; the
-        compaction is then retried the next time the project is opened.
-        """
-        if self._actor is None:
-            self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                self._rebuild_search_index()
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
-            self.connection.execute("COMMIT")
-        else:
-            self._rebuild_search_index()
-            return False  # VACUUM cannot run inside a transaction; the caller runs it after
+        """Fold the write-ahead log into the database and rebuild the file, so that no
+        earlier version of any row remains on disk. Returns False if another process was
+        reading and the log could not be emptied; the compaction is then retried the next
+        time the project is opened (see :meth:`compact_later`)."""
         self.connection.execute("VACUUM")
         busy = self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         if not busy:
+            # Only now: until the log is folded in, the old pages are still in the file.
             self.connection.execute("DELETE FROM project WHERE key = 'compact_pending'")
             self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return not busy
 
-    def _rebuild_search_index(self) -> None:
-        self.connection.execute("INSERT INTO excerpts_fts (excerpts_fts) VALUES ('rebuild')")
-        self.connection.execute("INSERT INTO excerpts_fts (excerpts_fts) VALUES ('optimize')")
+    def rebuild_search_index(self) -> None:
+        """Rebuild the full-text index from the excerpts (inside the current operation):
+        its segments keep the terms of deleted rows until they are merged."""
+        self._write("INSERT INTO excerpts_fts (excerpts_fts) VALUES ('rebuild')")
+        self._write("INSERT INTO excerpts_fts (excerpts_fts) VALUES ('optimize')")
 
     def compact_later(self) -> None:
         """Mark (inside the current operation) that the store must be compacted: if the
