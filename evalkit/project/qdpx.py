@@ -88,6 +88,7 @@ def import_qdpx(
     excerpt_for: dict[str, str] = {}  # PlainTextSelection GUID -> excerpt ID
     rows: list[tuple[str, str, str]] = []
     seen_codings: Counter = Counter()
+    already: dict[str, set[str]] = {}  # a source already stored -> its excerpt IDs
     code_for = content.code_for
     for item, admitted in zip(content.texts, admission.items, strict=True):
         source = admitted.source
@@ -98,7 +99,10 @@ def import_qdpx(
                 f"source '{source.name}' is already in the project as '{source.id}'; its"
                 " codings are added there"
             )
-            excerpts = cut.get(source.id) or store.excerpts(source.id)
+            if source.id not in cut:
+                cut[source.id] = store.excerpts(source.id)
+                already[source.id] = {e.id for e in cut[source.id]}
+            excerpts = cut[source.id]
         else:
             excerpts = cut[source.id]
         selections, excerpts, span_ids = selections_on(
@@ -133,7 +137,6 @@ def import_qdpx(
         )
     report.coders = sorted({c for _, c, _ in rows})
     report.sources = list(dict.fromkeys(a.source.id for a in admission.items))
-    reused = {a.source.id for a in admission.items if a.status == "unchanged"}
     notes = [
         {k: clean(note[k]) if k in ("title", "body", "author") else v for k, v in note.items()}
         for note in content.notes(source_for, excerpt_for)
@@ -146,11 +149,9 @@ def import_qdpx(
             store_codebook(store, merged, origin=str(path))
             report.codes = len(content.codebook.codes)
         admission.write(store, cut, extra_key_rows=extra)
-        for source_id in reused:
+        for source_id, existing in already.items():
             # New selection spans on a source already here become excerpts of it.
-            existing = {e.id for e in store.excerpts(source_id)}
-            fresh = [e for e in cut[source_id] if e.id not in existing]
-            if fresh:
+            if any(e.id not in existing for e in cut[source_id]):
                 store.put_source(store.source(source_id), cut[source_id])
         report.codings = store.add_codings(list(dict.fromkeys(rows)), origin=f"qdpx:{path.name}")
         for note in notes:
