@@ -216,13 +216,16 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict):
             flat.update(flatten(value, f"{name}."))
         elif isinstance(value, list | tuple):
-            flat[name] = "; ".join(
-                "; ".join(f"{k}: {v}" for k, v in flatten(v).items()) if isinstance(v, dict)
-                else str(v)
-                for v in value
-            )
+            flat[name] = "; ".join(map(_listed, value))
         elif value is None or isinstance(value, str | int | float | bool):
             flat[name] = value
         else:
             flat[name] = iso_date(value) or str(value)
     return flat
+
+
+def _listed(item: Any) -> str:
+    """One list item as text: a mapping as ``key: value`` pairs."""
+    if isinstance(item, dict):
+        return "; ".join(f"{k}: {v}" for k, v in flatten(item).items())
+    return str(item)
