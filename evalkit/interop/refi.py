@@ -402,11 +402,6 @@ def selections_on(source: Source, excerpts: list[Excerpt], selections, redaction
     return moved, ordered, span_ids
 
 
-def merge_codebooks(current: Codebook | None, incoming: Codebook) -> Codebook:
-    """The project's codebook plus the incoming codes it lacks (by name)."""
-    return _merge(current, incoming)
-
-
 def _notes(root: Element, users, codes, sources, excerpts) -> list[dict]:
     """Notes as memos, each on what refers to it (a code, source, selection or the
     project); notes nothing refers to, or whose target was skipped, go on the project."""
@@ -504,7 +499,7 @@ def _codebook(root: Element, data: bytes, path: Path, report: QdpxImport) -> Cod
     return codebook
 
 
-def _merge(current: Codebook | None, incoming: Codebook) -> Codebook:
+def merge_codebooks(current: Codebook | None, incoming: Codebook) -> Codebook:
     """The project's codebook plus the incoming codes it lacks (by name)."""
     if current is None or not current.codes:
         return incoming
