@@ -21,7 +21,7 @@ from evalkit.model import KINDS
 from evalkit.project.admit import Entry, prepare
 from evalkit.project.privacy import privacy_for
 from evalkit.segment import DEFAULT_MAX_CHARS
-from evalkit.util import iso_date
+from evalkit.util import iso_date, slug
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,6 @@ def _name(path: Path, item: Extracted) -> str:
 
 
 def _keys(path: Path, item: Extracted) -> list[str]:
-    from evalkit.util import slug
-
     if item.key is not None:
         return [f"{path.name}#{item.key}", item.key, slug(f"{path.stem}-{item.key}")]
     return [path.name, path.stem, slug(path.stem)]
