@@ -10,7 +10,9 @@ Spreadsheet layouts (CSV or XLSX):
   filled in; codes are separated by ``;`` and ``none`` means no code applies.
 
 Instead of a ``coder`` column, a file may hold one coder's work, named with ``coder=``.
-Hierarchical codes may be written ``parent->child`` or ``parent/child``.
+Hierarchical codes may be written ``parent->child``, ``parent > child`` or ``parent/child``.
+A code's name is the whole path (``Q5/cheating`` and ``Q8/cheating`` are two codes); only a
+project's codebook may say that ``Q5/cheating`` is its code ``cheating`` under ``Q5``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def read_codings_table(
     Returns
     -------
     pandas.DataFrame
-        Columns ``unit, coder, code, parent, row, text``: ``code`` is ``""`` where the
-        coder applied nothing, ``parent`` the parent written before ``->`` or ``/`` (else
+        Columns ``unit, coder, code, leaf, parent, row, text``: ``code`` is the code as
+        written, its path parts joined with ``/`` (``""`` where the coder applied
+        nothing), ``leaf`` its last part and ``parent`` the part before that (else
         ``""``), ``row`` the spreadsheet row, ``text`` the unit's text if the file had a
         ``text`` column.
 
@@ -117,13 +120,16 @@ def read_codings_table(
                 {
                     "unit": unit,
                     "coder": who,
-                    "code": parts[-1] if parts else "",
+                    "code": "/".join(parts),
+                    "leaf": parts[-1] if parts else "",
                     "parent": parts[-2] if len(parts) > 1 else "",
                     "row": row_number,
                     "text": text,
                 }
             )
-    result = pd.DataFrame(records, columns=["unit", "coder", "code", "parent", "row", "text"])
+    result = pd.DataFrame(
+        records, columns=["unit", "coder", "code", "leaf", "parent", "row", "text"]
+    )
     result.attrs["unresolved"] = unresolved
     result.attrs["layout"] = layout
     return result

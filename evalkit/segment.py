@@ -3,7 +3,9 @@
 - Interviews are cut by speaker turn; observations and documents by paragraph.
 - A turn or paragraph longer than ``max_chars`` is cut at paragraph, then sentence,
   boundaries (spaCy ``blank("en")`` + sentencizer), packing whole sentences up to the limit.
-  A single sentence longer than the limit stays whole rather than being cut mid-sentence.
+  ``max_chars`` is a hard limit: a sentence longer than it (a run-on transcript, a file
+  with no punctuation) is cut at the last whitespace before the limit, or at the limit
+  where there is none.
 - Excerpt IDs are ``{source_id}-{hash of the excerpt text}``, so they stay the same when an
   unchanged file is ingested again, and when other parts of the file change.
 """
@@ -22,6 +24,9 @@ from evalkit.nlp import pipeline
 from evalkit.util.dates import timestamp_seconds
 
 DEFAULT_MAX_CHARS = 1200
+# Paragraphs longer than this go to the sentence splitter in windows cut at whitespace,
+# so that a 10 MB line costs what ten thousand ordinary paragraphs cost.
+SENTENCE_WINDOW = 100_000
 
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
 # A bracketed token is a pseudonym put in by de-identification: "[P07]: ..." is a turn.
@@ -100,7 +105,11 @@ def segment_many(
             if piece.end - piece.start <= max_chars:
                 parts = [(piece.start, piece.end)]
             else:
-                parts = list(_paragraphs(text, piece.start, piece.end))
+                parts = [
+                    window
+                    for a, b in _paragraphs(text, piece.start, piece.end)
+                    for window in _cut(text, a, b, SENTENCE_WINDOW)
+                ]
                 needs_sentences.extend((source_id, a, b) for a, b in parts if b - a > max_chars)
             spans[source_id].append((piece, parts))
 
@@ -120,7 +129,8 @@ def segment_many(
         for piece, parts in planned_pieces:
             units: list[tuple[int, int]] = []
             for a, b in parts:
-                units.extend(sentences.get((source_id, a), [(a, b)]))
+                for c, d in sentences.get((source_id, a), [(a, b)]):
+                    units.extend(_cut(text, c, d, max_chars))
             for a, b in _pack(units, max_chars):
                 a, b = _trim(text, a, b)
                 if a >= b:
@@ -237,6 +247,19 @@ def _paragraphs(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:
         position = match.end()
     if text[position:end].strip():
         yield _trim(text, position, end)
+
+
+def _cut(text: str, a: int, b: int, limit: int) -> Iterable[tuple[int, int]]:
+    """``text[a:b]`` in pieces of at most ``limit`` characters, each ending at whitespace
+    where the piece has any (the whitespace stays with the piece before it)."""
+    while b - a > limit:
+        end = a + limit
+        space = next((i for i in range(end, a, -1) if text[i - 1].isspace()), None)
+        cut = space if space is not None and space > a + limit // 2 else end
+        yield a, cut
+        a = cut
+    if a < b:
+        yield a, b
 
 
 def _pack(units: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:

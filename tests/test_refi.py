@@ -6,6 +6,7 @@ import codecs
 import io
 import json
 import os
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -136,9 +137,14 @@ def test_qualcoder_export_imports_with_aligned_text(tmp_path: Path) -> None:
         for e in coded
     }
     assert {(n, t) for n, t in expected} == got
-    # Nested codes keep their parents.
+    # Nested codes keep their parents; a name used under two parents becomes the shortest
+    # end of its path that tells them apart, not a numbered copy.
     codes = store.code_names()
-    assert codes["programming"] == "competencies" and codes["competencies"] == "rq1_definition"
+    assert codes["competencies/programming"] == "competencies"
+    assert codes["cs_as_programming/programming"] == "cs_as_programming"
+    assert codes["competencies"] == "rq1_definition" and "programming" not in codes
+    assert codes["cs_literacy/digital_citizenship/citizenship"] == "cs_literacy/digital_citizenship"
+    assert not any(re.search(r" \(\d+\)$", name) for name in codes)
 
 
 @needs_shared

@@ -156,7 +156,8 @@ def test_qc_demo_code_tree(tmp_path: Path) -> None:
     parents = {c.name: c.parent for c in codebook.codes}
     assert parents["rq1_definition"] is None
     assert parents["competencies"] == "rq1_definition"
-    assert parents["programming"] == "competencies"
+    assert parents["competencies/programming"] == "competencies"
+    assert parents["cs_as_programming/programming"] == "cs_as_programming"
     assert parents["abstraction"] == "concepts"
     assert parents["restructure_curriculum"] == "restructuring_high_school"
     assert parents["restructuring_high_school"] == "defining_education"

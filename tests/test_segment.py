@@ -87,11 +87,28 @@ def test_long_turn_is_cut_at_sentence_boundaries_within_the_limit() -> None:
     assert joined == " ".join(sentences)
 
 
-def test_single_overlong_sentence_is_not_cut_mid_sentence() -> None:
+def test_max_chars_is_a_hard_limit_cut_at_whitespace() -> None:
     long_sentence = "word " * 100 + "end."
     s = source(f"P01: {long_sentence}")
-    [e] = segment(s, max_chars=100)
-    assert s.text[e.start : e.end] == long_sentence.strip()
+    pieces = segment(s, max_chars=100)
+    assert len(pieces) == 6 and all(e.end - e.start <= 100 for e in pieces)
+    # Cut between words, never inside one, and together they are the whole turn.
+    texts = [s.text[e.start : e.end] for e in pieces]
+    assert all(t.split() and set(t.split()) <= {"word", "end."} for t in texts)
+    assert " ".join(texts).split() == long_sentence.split()
+    assert {e.speaker for e in pieces} == {"P01"}
+
+
+def test_a_huge_line_without_boundaries_is_cut_to_max_chars() -> None:
+    # 2 MB on one line with no sentence end, and a stretch with no whitespace at all.
+    text = ("lorem ipsum dolor sit amet " * 70_000) + "x" * 5_000
+    s = source(text, kind="document")
+    pieces = segment(s, max_chars=1200)
+    assert max(e.end - e.start for e in pieces) <= 1200
+    assert sum(e.end - e.start for e in pieces) >= len(text.replace(" ", "")) - 1
+    assert sum(text[e.start : e.end].count("x") for e in pieces) == 5_000
+    assert set(text[pieces[-1].start : pieces[-1].end]) == {"x"}
+    assert all(text[e.start : e.end] == text[e.start : e.end].strip() for e in pieces)
 
 
 def test_paragraphs_and_headings_for_observations() -> None:

@@ -20,14 +20,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
 
 from evalkit.codebook.validate import Problem, RawCode, RawDomain, build_codebook
-from evalkit.errors import CodebookError
+from evalkit.errors import CodebookError, EvalkitError
 from evalkit.model import Code, Codebook
+from evalkit.util.text import unique
 from evalkit.util.xml import (
     CODEBOOK_NS,
     PROJECT_NS,
@@ -189,15 +191,13 @@ def codebook_from_root(
     """The code tree of a parsed (and validated) ``CodeBook`` or ``Project`` element."""
     kind = "Codebook" if root.tag == f"{{{CODEBOOK_NS}}}CodeBook" else "Project"
     ns = CODEBOOK_NS if kind == "Codebook" else PROJECT_NS
+    check_unique_guids(root, path)
     codebook_el = root if kind == "Codebook" else root.find(f"{{{ns}}}CodeBook")
     if codebook_el is None:
         raise CodebookError("the project has no CodeBook", path=path, hint="Add codes first")
-    codes: list[RawCode] = []
-    used: dict[str, int] = {}
     problems: list[Problem] = []
     codes_el = codebook_el.find(f"{{{ns}}}Codes")
-    for element in codes_el if codes_el is not None else []:
-        _walk(element, None, ns, codes, used, problems)
+    codes = _tree(list(codes_el) if codes_el is not None else [], ns, problems)
     domains = _sets(codebook_el, ns, codes)
     if kind == "Project":
         domains += _sets(root, ns, codes)
@@ -206,37 +206,101 @@ def codebook_from_root(
     return codebook, problems + built
 
 
-def _walk(
-    element: Element,
-    parent: str | None,
-    ns: str,
-    out: list[RawCode],
-    used: dict[str, int],
-    problems: list[Problem],
+def check_unique_guids(
+    root: Element, path: str | Path, error: type[EvalkitError] = CodebookError
 ) -> None:
-    name = (element.get("name") or "").strip()
-    # Other tools allow the same name under different parents; evalkit names are unique.
-    if name in used:
-        used[name] += 1
-        unique = f"{name} ({used[name]})"
-        problems.append(
-            Problem(
-                "warning",
-                f"code {element.get('guid')}",
-                f"code name '{name}' is used more than once; imported as '{unique}'",
+    """Two elements with one GUID would send every reference to whichever came last."""
+    seen: dict[str, Element] = {}
+    for element in root.iter():
+        guid = _guid_key(element.get("guid"))
+        # A codebook's <MemberCode guid=…> refers to a code; it does not name a new element.
+        if not guid or _local(element.tag).startswith("Member"):
+            continue
+        if guid in seen:
+            raise error(
+                f"{_describe(seen[guid])} and {_describe(element)} share the GUID"
+                f" {element.get('guid')}",
+                path=path,
+                hint="Export the project again from its tool; a GUID must name one element",
             )
-        )
-        name = unique
-    else:
-        used[name] = 1
-    description = element.findtext(f"{{{ns}}}Description") or ""
-    values: dict[str, Any] = {"name": name, "parent": parent, "guid": element.get("guid")}
-    if element.get("color"):
-        values["color"] = element.get("color")
-    values.update(_parse_description(description))
-    out.append(RawCode(values=values, where=f"code {element.get('guid')}", key_where={}))
-    for child in element.findall(f"{{{ns}}}Code"):
-        _walk(child, name, ns, out, used, problems)
+        seen[guid] = element
+
+
+def _guid_key(guid: str | None) -> str:
+    return (guid or "").strip().strip("{}").lower()
+
+
+def _describe(element: Element) -> str:
+    name = element.get("name")
+    line = getattr(element, "sourceline", None)
+    where = f" (line {line})" if line else ""
+    return f"<{_local(element.tag)}{f' name={name!r}' if name else ''}>{where}"
+
+
+def _tree(tops: list[Element], ns: str, problems: list[Problem]) -> list[RawCode]:
+    """The codes in document order, each with its parent's name.
+
+    Other tools allow one name under different parents ("Other" under "Positive" and under
+    "Negative"), while evalkit's names are unique; such a name becomes its path,
+    ``Positive/Other``, which reads as what the team meant.
+    """
+    nodes: list[tuple[Element, int | None, str]] = []
+
+    def collect(element: Element, parent: int | None) -> None:
+        nodes.append((element, parent, (element.get("name") or "").strip()))
+        me = len(nodes) - 1
+        for child in element.findall(f"{{{ns}}}Code"):
+            collect(child, me)
+
+    for element in tops:
+        if element.tag == f"{{{ns}}}Code":
+            collect(element, None)
+    counts = Counter(name for _, _, name in nodes)
+
+    def path_of(index: int | None) -> list[str]:
+        parts: list[str] = []
+        while index is not None:
+            parts.append(nodes[index][2])
+            index = nodes[index][1]
+        return parts[::-1]
+
+    paths = [path_of(i) for i in range(len(nodes))]
+    names: list[str] = []
+    taken: set[str] = set()
+    for index, (element, _, name) in enumerate(nodes):
+        final = name
+        if counts[name] > 1:  # the shortest end of its path that no namesake shares
+            others = [p for i, p in enumerate(paths) if nodes[i][2] == name and i != index]
+            mine = paths[index]
+            k = next(
+                (k for k in range(2, len(mine) + 1) if all(o[-k:] != mine[-k:] for o in others)),
+                len(mine),
+            )
+            final = "/".join(mine[-k:])
+        final = unique(final, taken)
+        taken.add(final)
+        if final != name:
+            problems.append(
+                Problem(
+                    "warning",
+                    f"code {element.get('guid')}",
+                    f"code name '{name}' is used more than once; imported as '{final}'",
+                )
+            )
+        names.append(final)
+    out = []
+    for (element, parent, _), name in zip(nodes, names, strict=True):
+        description = element.findtext(f"{{{ns}}}Description") or ""
+        values: dict[str, Any] = {
+            "name": name,
+            "parent": names[parent] if parent is not None else None,
+            "guid": element.get("guid"),
+        }
+        if element.get("color"):
+            values["color"] = element.get("color")
+        values.update(_parse_description(description))
+        out.append(RawCode(values=values, where=f"code {element.get('guid')}", key_where={}))
+    return out
 
 
 def _parse_description(text: str) -> dict[str, Any]:

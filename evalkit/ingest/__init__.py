@@ -7,6 +7,7 @@ project (de-identified, segmented, stored) is :func:`evalkit.project.ingest`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from evalkit.ingest.rtf import read_rtf
 from evalkit.ingest.tabular import TABLE_SUFFIXES, read_responses
 from evalkit.ingest.text import read_text
 from evalkit.ingest.word import read_docx
+from evalkit.util.text import check_file_size
 
 READERS: dict[str, Callable[[Path], list[Extracted]]] = {
     ".txt": read_text,
@@ -45,10 +47,7 @@ def collect_files(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                relative = child.relative_to(path)
-                if any(part.startswith((".", "~$")) for part in relative.parts):
-                    continue
+            for child in _walk(path):
                 suffix = child.suffix.lower()
                 if suffix in READERS or (tables and suffix in TABLE_SUFFIXES):
                     files.append(child)
@@ -59,6 +58,8 @@ def collect_files(
             files.append(path)
         else:
             raise InputFileError("no such file or folder", path=path, hint="Check the path")
+    for file in files:
+        check_file_size(file, InputFileError)
     if not files:
         raise InputFileError(
             "no files to ingest",
@@ -66,6 +67,33 @@ def collect_files(
             hint=f"Supported formats: {', '.join(SUPPORTED)}",
         )
     return files, skipped
+
+
+def _walk(folder: Path) -> list[Path]:
+    """The files under ``folder``, sorted, leaving out hidden and Office lock files.
+
+    A symbolic link that points inside ``folder`` is skipped, since its target is read
+    anyway; a link out of it, to ``/etc/passwd`` say, is refused, because whoever made the
+    folder did not mean its target to be ingested.
+    """
+    root = folder.resolve()
+    files: list[Path] = []
+    for here, dirs, names in os.walk(folder):
+        base = Path(here)
+        dirs[:] = [d for d in dirs if not d.startswith((".", "~$"))]
+        names = [n for n in names if not n.startswith((".", "~$"))]
+        for name in dirs + names:
+            entry = base / name
+            if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+                raise InputFileError(
+                    f"'{entry.relative_to(folder)}' is a link to {entry.resolve()},"
+                    " outside the folder",
+                    path=entry,
+                    hint="Copy the file into the folder if it belongs there, or remove the link",
+                )
+        dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
+        files += [base / n for n in names if not (base / n).is_symlink() and (base / n).is_file()]
+    return sorted(files)
 
 
 def _check_supported(path: Path, tables: bool) -> None:

@@ -41,6 +41,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
+from evalkit.codebook.refi import check_unique_guids
 from evalkit.errors import ExchangeError
 from evalkit.model import Code, Codebook, Excerpt, Source
 from evalkit.util.archive import SafeArchive
@@ -382,6 +383,7 @@ def read_qdpx(path: str | Path, report: QdpxImport) -> QdpxContent:
     data, files = _open(path)
     root = parse_untrusted(data, path, ExchangeError)
     _validate(root, data, path)
+    check_unique_guids(root, path, ExchangeError)
     report.origin = root.get("origin")
     users = {
         _key(u.get("guid")): (u.get("name") or u.get("guid", "")).strip()

@@ -82,6 +82,13 @@ def import_codings(
             path=path,
             hint="Load one with 'evalkit codebook load', or pass --add-missing-codes",
         )
+    # A path names a code of the codebook by its last part (``Q5/cheating`` is the code
+    # ``cheating`` under ``Q5``) unless the codebook has a code with the whole path as name.
+    by_leaf = ~table["code"].isin(known) & table["leaf"].isin(known)
+    table = table.assign(
+        code=table["code"].where(~by_leaf, table["leaf"]),
+        parent=table["parent"].where(by_leaf, ""),
+    )
     applied = table[table["code"] != ""]
     missing = _rows_by(applied[~applied["code"].isin(known)], "code")
     if missing and not add_missing_codes:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import InputFileError
-from evalkit.util.text import decode, normalise_newlines
+from evalkit.util.text import check_file_size, decode, normalise_newlines
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 
@@ -35,15 +35,17 @@ def load_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputFileError("file not found", path=path, hint="Check the path")
+    check_file_size(path, InputFileError)
     suffix = path.suffix.lower()
     try:
         if suffix == ".xlsx":
-            frame = pd.read_excel(path, dtype=str, engine="openpyxl").fillna("")
+            frame = pd.read_excel(path, dtype=str, engine="openpyxl", header=None).fillna("")
         elif suffix == ".csv":
             text, _ = decode(path.read_bytes(), path)
             frame = pd.read_csv(
                 io.StringIO(normalise_newlines(text).lstrip("\ufeff")),
                 dtype=str,
+                header=None,
                 keep_default_na=False,
                 skipinitialspace=True,
             )
@@ -69,8 +71,41 @@ def load_table(path: str | Path) -> pd.DataFrame:
             path=path,
             hint="Open it in Excel or LibreOffice and save it again as .xlsx or .csv",
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise InputFileError("the table is empty", path=path, hint="Add a header row")
+    frame = _with_header(frame, path)
     return frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+
+
+def column_letter(index: int) -> str:
+    """The spreadsheet letter of 0-based column ``index``: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _with_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The first row as column names; two columns with one name are an error, because
+    one of them would silently shadow the other."""
+    names = [str(c).strip() for c in frame.iloc[0]]
+    names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            j = first[name]
+            raise InputFileError(
+                f"columns {column_letter(j)} and {column_letter(i)} are both named '{name}'",
+                path=path,
+                row=1,
+                hint="Rename one of them, or delete the copy, so each column has its own name",
+            )
+        first[name] = i
+    body = frame.iloc[1:].reset_index(drop=True)
+    body.columns = names
+    return body
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: Path, what: str) -> None:

@@ -11,6 +11,20 @@ import yaml
 
 from evalkit.errors import InputFileError
 
+# The largest file a reader takes. Real transcripts, reports and survey exports are a few
+# MB; a file far beyond this is a mistake or an attack, and would be held in memory whole.
+MAX_FILE_BYTES = 200_000_000
+
+
+def check_file_size(path: Path, error: type) -> None:
+    """Refuse a file larger than :data:`MAX_FILE_BYTES` before reading any of it."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise error(
+            f"the file is {size:,} bytes; the limit MAX_FILE_BYTES is {MAX_FILE_BYTES:,}",
+            path=path,
+            hint="Split it into smaller files, or export only the text",
+        )
 
 def normalise_newlines(text: str) -> str:
     # Offsets are defined on LF-only text, so that a file saved on Windows and the same file
