@@ -544,22 +544,22 @@ def write_matrix_xlsx(matrix: pd.DataFrame, path) -> None:
     """The domain matrix as XLSX: a sheet per source kind, wrapped text, frozen headers."""
     from openpyxl.styles import Alignment, Font
 
-    from evalkit.fileio import atomic_write
+    from evalkit.util import sheets
 
-    with atomic_write(path) as stream, pd.ExcelWriter(stream, engine="openpyxl") as writer:
-        for kind in KIND_ORDER[::-1]:
-            part = matrix[matrix["kind"] == kind].drop(columns=["kind"])
-            if part.empty:
-                continue
-            part.to_excel(writer, sheet_name=f"{kind}s", index=False)
-            sheet = writer.sheets[f"{kind}s"]
-            sheet.freeze_panes = "D2"
-            for index in range(1, len(part.columns) + 1):
-                letter = sheet.cell(row=1, column=index).column_letter
-                sheet.column_dimensions[letter].width = 16 if index <= 3 else 55
-            for row in sheet.iter_rows(min_row=2):
-                for cell in row:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
+    workbook = sheets.new_workbook()
+    for kind in KIND_ORDER[::-1]:
+        part = matrix[matrix["kind"] == kind].drop(columns=["kind"])
+        if part.empty:
+            continue
+        sheet = sheets.write_frame(workbook, part, f"{kind}s")
+        sheet.freeze_panes = "D2"
+        for index in range(1, len(part.columns) + 1):
+            letter = sheet.cell(row=1, column=index).column_letter
+            sheet.column_dimensions[letter].width = 16 if index <= 3 else 55
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheets.save_workbook(workbook, path)

@@ -229,12 +229,13 @@ def disagreements(
 def write_disagreements(frame: pd.DataFrame, path: str | Path) -> Path:
     """Save a disagreement list as .csv, .xlsx (wrapped, frozen header) or .docx."""
     from evalkit.fileio import atomic_write
+    from evalkit.util import sheets
 
     path = Path(path)
     suffix = path.suffix.lower()
     with atomic_write(path) as stream:
         if suffix == ".csv":
-            stream.write(frame.to_csv(index=False).encode("utf-8-sig"))
+            sheets.write_csv(frame, stream)
         elif suffix == ".xlsx":
             _xlsx(frame, stream)
         elif suffix == ".docx":
@@ -249,18 +250,20 @@ def write_disagreements(frame: pd.DataFrame, path: str | Path) -> Path:
 def _xlsx(frame: pd.DataFrame, stream) -> None:
     from openpyxl.styles import Alignment, Font
 
-    with pd.ExcelWriter(stream, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="disagreements", index=False)
-        sheet = writer.sheets["disagreements"]
-        sheet.freeze_panes = "E2"
-        for index, column in enumerate(frame.columns, start=1):
-            letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = 70 if column == "text" else 24
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
+    from evalkit.util import sheets
+
+    workbook = sheets.new_workbook()
+    sheet = sheets.write_frame(workbook, frame, "disagreements")
+    sheet.freeze_panes = "E2"
+    for index, column in enumerate(frame.columns, start=1):
+        letter = sheet.cell(row=1, column=index).column_letter
+        sheet.column_dimensions[letter].width = 70 if column == "text" else 24
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheets.save_workbook(workbook, stream)
 
 
 def _docx(frame: pd.DataFrame):

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.util.sheets import csv_text
+
 FORMATS = ("table", "csv", "json")
 
 
@@ -19,7 +21,7 @@ def render(result: pd.DataFrame | dict | list, fmt: str) -> str:
         if fmt == "json":
             return result.to_json(orient="records", force_ascii=False, indent=2)
         if fmt == "csv":
-            return result.to_csv(index=False).rstrip("\n")
+            return csv_text(result).rstrip("\n")
         if result.empty:
             return "(nothing)"
         shown = result.astype(object).where(result.notna(), "")

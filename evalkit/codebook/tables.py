@@ -16,6 +16,7 @@ from evalkit.codebook.validate import Problem, RawCode, RawDomain, build_codeboo
 from evalkit.errors import CodebookError
 from evalkit.ingest.tabular import load_table, spreadsheet_row
 from evalkit.model import Codebook
+from evalkit.util import sheets
 
 COLUMNS = (
     "code",
@@ -57,8 +58,7 @@ def codes_frame(codebook: Codebook) -> pd.DataFrame:
 
 
 def write_csv(codebook: Codebook, stream: IO[bytes]) -> None:
-    # utf-8-sig so that Excel opens accents and curly quotes correctly.
-    stream.write(codes_frame(codebook).to_csv(index=False).encode("utf-8-sig"))
+    sheets.write_csv(codes_frame(codebook), stream)
 
 
 def write_xlsx(codebook: Codebook, stream: IO[bytes]) -> None:
@@ -80,20 +80,20 @@ def write_xlsx(codebook: Codebook, stream: IO[bytes]) -> None:
         [(d, c) for d, codes in codebook.domains.items() for c in codes],
         columns=["domain", "code"],
     )
-    with pd.ExcelWriter(stream, engine="openpyxl") as writer:
-        codes_frame(codebook).to_excel(writer, sheet_name="codes", index=False)
-        meta.to_excel(writer, sheet_name="codebook", index=False)
-        domains.to_excel(writer, sheet_name="domains", index=False)
-        sheet = writer.sheets["codes"]
-        sheet.freeze_panes = "B2"
-        widths = {"A": 24, "B": 18, "C": 30, "D": 60, "E": 45, "F": 45, "G": 50, "H": 40}
-        for column, width in widths.items():
-            sheet.column_dimensions[column].width = width
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
+    workbook = sheets.new_workbook()
+    sheet = sheets.write_frame(workbook, codes_frame(codebook), "codes")
+    sheets.write_frame(workbook, meta, "codebook")
+    sheets.write_frame(workbook, domains, "domains")
+    sheet.freeze_panes = "B2"
+    widths = {"A": 24, "B": 18, "C": 30, "D": 60, "E": 45, "F": 45, "G": 50, "H": 40}
+    for column, width in widths.items():
+        sheet.column_dimensions[column].width = width
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheets.save_workbook(workbook, stream)
 
 
 def read_table_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from evalkit.deid.detect import Replacement
 from evalkit.fileio import atomic_write
+from evalkit.util.sheets import restore, write_csv
 
 KEY_COLUMNS = ("source_id", "type", "original", "replacement", "count")
 
@@ -38,30 +38,24 @@ def write_key(path: str | Path, rows: list[dict]) -> Path:
     """
     path = Path(path)
     merged: dict[tuple, dict] = {}
-    if path.exists():
-        with path.open(encoding="utf-8", newline="") as stream:
-            for row in csv.DictReader(stream):
-                merged[_row_key(row)] = row
-    for row in rows:
+    for row in [*read_key(path), *rows]:
         merged[_row_key(row)] = row
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=KEY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(merged.values(), key=_row_key))
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with atomic_write(path, "w") as stream:
         os.chmod(stream.fileno(), 0o600)
-        stream.write(buffer.getvalue())
+        # A program reads the key back (csv.DictReader, utf-8): no byte-order mark.
+        write_csv(sorted(merged.values(), key=_row_key), stream, columns=KEY_COLUMNS, bom=False)
     return path
 
 
 def read_key(path: str | Path) -> list[dict]:
-    """The rows of a key file (empty when there is none)."""
+    """The rows of a key file (empty when there is none), without the ``'`` the writer
+    puts before a value that a spreadsheet could read as a formula (``@handle``)."""
     path = Path(path)
     if not path.exists():
         return []
     with path.open(encoding="utf-8", newline="") as stream:
-        return list(csv.DictReader(stream))
+        return [{k: restore(v) for k, v in row.items()} for row in csv.DictReader(stream)]
 
 
 def _row_key(row: dict) -> tuple:

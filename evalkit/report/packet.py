@@ -19,6 +19,7 @@ from docx.shared import Cm, Pt
 
 from evalkit.codebook.word import _header, set_widths
 from evalkit.model import Codebook
+from evalkit.util.sheets import append_row, new_workbook
 
 COLUMNS = ("No.", "Excerpt", "Source", "Suggested by", "Your view", "Comment")
 WIDTHS_CM = (1.2, 10.5, 3.0, 3.0, 3.3, 5.5)
@@ -107,13 +108,11 @@ def packet_workbook(
     packet_id: str,
 ):
     """The same packet as an openpyxl Workbook: one sheet, a drop-down for the view."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Review"
+    workbook = new_workbook()
+    sheet = workbook.create_sheet("Review")
     headers = (
         "No.",
         "Code",
@@ -124,11 +123,12 @@ def packet_workbook(
         "Your view",
         "Comment",
     )
-    sheet.append(headers)
+    append_row(sheet, headers)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for item in items.itertuples():
-        sheet.append(
+        append_row(
+            sheet,
             [
                 item.ref,
                 item.code,
@@ -151,8 +151,8 @@ def packet_workbook(
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
     hidden = workbook.create_sheet("evalkit")
-    hidden.append(["identity", identity(project_id, packet_id)])
-    hidden.append(["reviewer", reviewer])
+    append_row(hidden, ["identity", identity(project_id, packet_id)])
+    append_row(hidden, ["reviewer", reviewer])
     hidden.sheet_state = "hidden"
     workbook.properties.identifier = identity(project_id, packet_id)
     return workbook

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import InputFileError
+from evalkit.util.sheets import restore
 from evalkit.util.text import check_file_size, decode, normalise_newlines
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
@@ -26,6 +27,10 @@ def spreadsheet_row(index: int) -> int:
 
 def load_table(path: str | Path) -> pd.DataFrame:
     """Read a .csv or .xlsx into a DataFrame of strings, blanks as ``""``.
+
+    In a CSV, a cell (or header) that :func:`evalkit.util.sheets.neutralise` prefixed with
+    ``'`` loses that one ``'`` again, so a table evalkit wrote reads back as it was (and,
+    as always, with values stripped).
 
     Raises
     ------
@@ -49,6 +54,8 @@ def load_table(path: str | Path) -> pd.DataFrame:
                 keep_default_na=False,
                 skipinitialspace=True,
             )
+            # Undo the "'" evalkit's CSV writer puts before formula-like text.
+            frame = frame.map(restore)
         else:
             raise InputFileError(
                 f"unsupported table format '{suffix}'",
