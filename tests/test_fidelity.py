@@ -297,3 +297,32 @@ def test_well_formed_captions_with_notes_ids_and_settings_read(tmp_path: Path) -
     )
     [extracted] = read_captions(path)
     assert extracted.text == "Ann: Hello.\n\nP11: Fine."
+
+
+# -- control characters -----------------------------------------------------------------------
+
+
+def test_control_characters_become_spaces_or_newlines_on_the_way_in(
+    project: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "P01\x07.txt"
+    path.write_text("P01: We met\x0bat the drop-in\x01 and \x1b[31mit was ok.\x7f\n", "utf-8")
+    ingest(project, [path], kind="interview")
+    [source] = project.sources()
+    assert source.text == "P01: We met\nat the drop-in  and  [31mit was ok. \n"
+    assert source.name == "P01 .txt"
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", source.text)
+
+
+def test_the_xlsx_writer_never_fails_on_characters_xml_cannot_hold(tmp_path: Path) -> None:
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    from evalkit.util.sheets import new_workbook, save_workbook, write_frame
+
+    workbook = new_workbook()
+    write_frame(workbook, pd.DataFrame({"text": ["a\x01b", "=1\x02"]}), "t")
+    save_workbook(workbook, tmp_path / "t.xlsx")
+    sheet = load_workbook(tmp_path / "t.xlsx")["t"]
+    assert [c.value for c in sheet["A"]] == ["text", "a\ufffdb", "=1\ufffd"]
+    assert all(c.data_type == "s" for c in sheet["A"])

@@ -37,6 +37,7 @@ from evalkit.model import Excerpt, Source, Unit
 from evalkit.project.privacy import Privacy, remember
 from evalkit.segment import DEFAULT_MAX_CHARS, segment_many
 from evalkit.util import content_hash, iso_date, slug, unique
+from evalkit.util.text import replace_controls
 
 
 @dataclass(frozen=True)
@@ -158,14 +159,15 @@ def prepare(store, entries: Iterable[Entry], privacy: Privacy, *, route: str) ->
     by_hash: dict[str, Admitted] = {}
     items: list[Admitted] = []
     for entry in entries:
-        redaction = privacy.clean_text(entry.text)
+        # One for one, so the reader's units keep their offsets.
+        redaction = privacy.clean_text(replace_controls(entry.text))
         units = None
         if entry.units is not None:
             units = tuple(remap_unit(u, redaction, privacy.roster) for u in entry.units)
         # Cleaned while still nested, so a name used as a mapping key is found whole.
         attributes, in_attributes = privacy.clean_value(dict(entry.attributes))
         attributes = flatten(attributes)
-        name, in_name = privacy.clean_name(entry.name)
+        name, in_name = privacy.clean_name(replace_controls(entry.name))
         id_base, in_id = privacy.clean_id(entry.id_base, known=in_name)
         replaced = (*redaction.findings, *in_attributes, *in_name, *in_id)
         digest = content_hash(redaction.text)

@@ -178,7 +178,11 @@ def _store(cell, value: Any):
     if not pd.api.types.is_scalar(value):
         value = str(value)  # what pandas' to_excel did with values Excel has no type for
     if isinstance(value, str):
-        cell.value = value
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        # Characters XML 1.0 cannot hold (text evalkit stores has none; a name or an
+        # attribute from an old project might): a replacement character, not a crash.
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         # openpyxl makes text starting with "=" a formula and "#N/A" an error value.
         cell.data_type = "s"
         if looks_like_formula(value):

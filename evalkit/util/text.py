@@ -32,6 +32,25 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# C0 and C1 control characters other than tab and newline carry no text, and Excel, XML
+# and terminals refuse or act on them. Each becomes one character, so offsets stay valid:
+# a vertical tab or form feed (Word's manual line and page breaks) a newline, the rest a
+# space.
+_CONTROLS = {
+    c: ("\n" if c in (0x0B, 0x0C) else " ")
+    for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0))
+}
+
+
+def replace_controls(text: str) -> str:
+    """``text`` with each control character replaced by one newline or space.
+
+    >>> replace_controls("We met\x0bat the\x01drop-in\x1b[31m")
+    'We met\nat the drop-in [31m'
+    """
+    return text.translate(_CONTROLS)
+
+
 def content_hash(text: str) -> str:
     """The SHA-256 of ``text`` as UTF-8: how a source's text is recognised again.
 
