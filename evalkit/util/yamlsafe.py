@@ -81,8 +81,8 @@ class BoundedLoader(yaml.SafeLoader):
             raise _Refused(
                 f"'{node.value}' is not a real date ({exc})",
                 node.start_mark.line,
-                "Write a date that exists, as YYYY-MM-DD (e.g. 2024-02-29), "
-                "or put it in quotes to keep it as text",
+                "Write a date that exists, as YYYY-MM-DD (e.g. 2024-02-29); quote a value "
+                "that is not meant as a date",
             ) from None
 
 
