@@ -6,7 +6,8 @@ Four kinds of query:
 - ``phrase``: the words in this order (``bad date list``);
 - ``lemma``: any inflection of the words, through spaCy's English lookup lemmas
   (``arrest`` finds *arrested*, *arrests*, *arresting*);
-- ``regex``: a Python regular expression, case-insensitive.
+- ``regex``: a regular expression, case-insensitive, in RE2's syntax (Python's without
+  backreferences or look-around), matched in time linear in the text.
 
 Word, phrase and lemma queries use the project's SQLite FTS5 index of excerpt text, which
 triggers keep in step with every ingest, de-identification and undo; a regular expression
@@ -24,8 +25,10 @@ from importlib import resources
 from typing import Any
 
 import pandas as pd
+import re2
 
 from evalkit.errors import EvalkitError
+from evalkit.util.patterns import compile_user_pattern
 
 MODES = ("word", "phrase", "lemma", "regex")
 COLUMNS = (
@@ -90,15 +93,15 @@ def _fts_query(query: str, mode: str) -> str:
     return " AND ".join(quote(w) for w in words)
 
 
-def _highlighter(query: str, mode: str) -> re.Pattern[str]:
+def _highlighter(query: str, mode: str) -> re.Pattern[str] | re2._Regexp:
     if mode == "regex":
-        try:
-            return re.compile(query, re.I)
-        except re.error as exc:
-            raise EvalkitError(
-                f"'{query}' is not a valid regular expression ({exc})",
-                hint="Escape special characters with \\, or search with --mode word",
-            ) from None
+        # The user's own pattern runs on RE2, linear in the text; the patterns built below
+        # from escaped words need look-around, which only ``re`` has, and cannot backtrack.
+        return compile_user_pattern(
+            query,
+            where="the search",
+            hint="Escape special characters with \\, or search with --mode word",
+        )
     words = _words(query)
     if mode == "phrase":
         body = r"\W+".join(map(re.escape, words))

@@ -4,7 +4,7 @@ Every reader hands over plain dicts plus where each came from ("line 14", "row 5
 that all formats share one set of rules and every problem names its place:
 
 - duplicate code names, unknown parents and parent cycles (errors);
-- invalid regular expressions and colours (errors);
+- invalid regular expressions (checked with RE2, the matcher) and colours (errors);
 - domains that map to unknown codes (errors);
 - empty definitions, unknown fields (warnings).
 """
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from evalkit.errors import CodebookError
 from evalkit.ingest.base import iso_date
 from evalkit.model import CODE_FIELDS, Code, Codebook
+from evalkit.util.patterns import compile_user_pattern
 
 RULE_KEYS = ("keywords", "patterns", "exclude")
 # What a code may carry in YAML: the model's fields, with rule hints grouped under `rules`,
@@ -211,15 +212,21 @@ def _code(raw: RawCode, problems: list[Problem]) -> Code | None:
     # Regular expressions keep their exact spacing.
     patterns = tuple(p.strip() for p in _raw_list(rules.get("patterns")) if p.strip())
     for pattern in patterns:
+        # Checked with the matcher that will run it: RE2, which refuses what needs backtracking.
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_user_pattern(
+                pattern,
+                where=f"code '{name}'",
+                error=CodebookError,
+                hint="Fix the pattern, or quote it in single quotes in YAML",
+            )
+        except CodebookError as exc:
             problems.append(
                 Problem(
                     "error",
                     raw.key_where.get("rules.patterns", raw.key_where.get("rules", raw.where)),
-                    f"code '{name}' pattern '{pattern}' is not a valid regular expression ({exc})",
-                    "Fix the pattern, or quote it in single quotes in YAML",
+                    exc.message,
+                    exc.hint,
                 )
             )
     color = _text(values.get("color") or values.get("colour")) or None

@@ -11,6 +11,7 @@ from evalkit.codebook.validate import TOP_KEYS, Problem, RawCode, RawDomain, bui
 from evalkit.errors import CodebookError
 from evalkit.ingest.text import decode, yaml_error_location
 from evalkit.model import Code, Codebook
+from evalkit.util.yamlsafe import BoundedLoader, load_yaml
 
 
 class _Located(dict):
@@ -20,7 +21,7 @@ class _Located(dict):
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(BoundedLoader):
     pass
 
 
@@ -41,7 +42,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 def parse_yaml(text: str, path: str | Path) -> tuple[Codebook | None, list[Problem]]:
     """Parse and check YAML codebook text; problems carry YAML line numbers."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_yaml(text, path=path, error=CodebookError, loader=_LineLoader)
     except yaml.YAMLError as exc:
         line, problem = yaml_error_location(exc)
         raise CodebookError(

@@ -4,7 +4,8 @@ Each code's rule hints become patterns:
 
 - ``keywords``: phrases matched on lower-cased lemmas (so "pocket cards" matches the
   keyword "pocket card") and on lower-case surface forms;
-- ``patterns``: regular expressions, case-insensitive, over the text;
+- ``patterns``: regular expressions, case-insensitive, over the text, matched by RE2 in
+  time linear in the text (see :mod:`evalkit.util.patterns`);
 - ``exclude``: phrases that veto that code's matches in the same sentence.
 
 A match directly preceded (within ``negation_window`` tokens) by a negation such as "not",
@@ -19,20 +20,22 @@ The component works in anyone's pipeline that has a sentencizer and a lemmatizer
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import re2
 import spacy
 from spacy.attrs import LOWER, NORM, ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
+from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
 from evalkit.nlp import pipeline
+from evalkit.util.patterns import compile_user_pattern
 
 SPAN_KEY = "evalkit_codes"
 NEGATIONS = frozenset({"not", "no", "never", "n't", "without", "nor", "neither", "none"})
@@ -78,7 +81,7 @@ class CodebookMatcher:
         self.by_lemma = PhraseMatcher(nlp.vocab, attr="NORM")
         self.by_lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.excluders = PhraseMatcher(nlp.vocab, attr="NORM")
-        self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        self.patterns: list[tuple[str, re2._Regexp]] = []
         self.terms: dict[int, str] = {}
         for code, hints in rules.items():
             keywords = [k for k in hints.get("keywords", []) if k.strip()]
@@ -89,13 +92,16 @@ class CodebookMatcher:
             if excludes:
                 self.excluders.add(code, [self._pattern(nlp, k) for k in excludes])
             for pattern in hints.get("patterns", []):
-                self.patterns.append((code, re.compile(pattern, re.IGNORECASE)))
-        # One pass of all patterns together finds the (few) texts worth testing one by one.
-        simple = [p.pattern.removeprefix("(?i)") for _, p in self.patterns]
-        try:
-            self.any_pattern = re.compile("|".join(f"(?:{p})" for p in simple), re.IGNORECASE)
-        except re.error:  # a pattern with other inline flags: test each one every time
-            self.any_pattern = re.compile("")
+                self.patterns.append((code, compile_user_pattern(pattern, where=f"code '{code}'")))
+        # One pass of all patterns together finds the (few) texts worth testing one by one
+        # (ten times faster than testing each pattern on every text, measured on QMSum).
+        self.any_pattern: re2._Regexp | None = None
+        if self.patterns:
+            together = "|".join(f"(?:{pattern.pattern})" for _, pattern in self.patterns)
+            try:
+                self.any_pattern = compile_user_pattern(together, where="all patterns together")
+            except EvalkitError:  # over MAX_PATTERN_MEMORY together: test each pattern
+                pass
 
     def _pattern(self, nlp: Language, phrase: str) -> Doc:
         return self._set_norms(nlp.make_doc(phrase))
@@ -122,7 +128,9 @@ class CodebookMatcher:
             for match_id, start, end in matcher(doc):
                 found.setdefault((doc.vocab.strings[match_id], start, end), doc[start:end].text)
         text = doc.text  # built from the tokens on every access, so read it once
-        patterns = self.patterns if self.patterns and self.any_pattern.search(text) else []
+        patterns = self.patterns
+        if patterns and self.any_pattern is not None and not self.any_pattern.search(text):
+            patterns = []
         for code, pattern in patterns:
             for match in pattern.finditer(text):
                 span = doc.char_span(match.start(), match.end(), alignment_mode="expand")

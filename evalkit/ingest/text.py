@@ -10,6 +10,7 @@ import yaml
 from evalkit.errors import InputFileError
 from evalkit.ingest.base import Extracted, require_text
 from evalkit.util.text import decode, normalise_newlines, yaml_error_location
+from evalkit.util.yamlsafe import load_yaml
 
 __all__ = ["decode", "read_text", "split_front_matter", "yaml_error_location"]
 
@@ -36,7 +37,8 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     body_start = text.find("\n", closing)
     body = text[body_start + 1 :] if body_start >= 0 else ""
     try:
-        meta = yaml.safe_load(header) or {}
+        # The opening '---' is line 1, so the header's first line is line 2.
+        meta = load_yaml(header, path=path, error=InputFileError, first_line=2) or {}
     except yaml.YAMLError as exc:
         line, problem = yaml_error_location(exc)
         raise InputFileError(
