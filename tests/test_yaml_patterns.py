@@ -297,3 +297,16 @@ def test_regex_search_offsets_on_emoji_text(project: Store, tmp_path: Path) -> N
     assert [source.text[h.start : h.end] for h in hits.itertuples()] == ["Cafés", "cafe"]
     with pytest.raises(EvalkitError, match="the search pattern '.*' uses look-behind"):
         search(project, r"(?<=ate )tacos", mode="regex")
+
+
+def test_word_and_digit_classes_are_unicode_as_in_python() -> None:
+    from evalkit.util.patterns import compile_user_pattern
+
+    assert compile_user_pattern(r"caf\w", where="t").search("un café noir").group() == "café"
+    assert compile_user_pattern(r"\d+", where="t").search("año ١٢٣").group() == "١٢٣"
+    assert compile_user_pattern(r"[\w-]+", where="t").search("¡Niñas-mayores!").group() == (
+        "Niñas-mayores"
+    )
+    assert compile_user_pattern(r"\W+", where="t").search("José, ¿y tú?").group() == ", ¿"
+    assert compile_user_pattern(r"[]x]+", where="t").search("a]x]b").group() == "]x]"
+    assert compile_user_pattern(r"\\w", where="t").search(r"a\wb").group() == r"\w"

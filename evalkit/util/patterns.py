@@ -8,8 +8,11 @@ in time linear in the text, and refuses the features that need backtracking
 user supplies (codebook ``patterns``, ``search --mode regex``) is compiled here; patterns
 evalkit writes itself stay on ``re``.
 
-RE2's ``\\w``, ``\\d``, ``\\s`` and ``\\b`` are ASCII-only, where Python's are Unicode:
-``\\w`` does not match ``é``. Use ``\\pL`` for a letter of any script.
+RE2's ``\\w`` and ``\\d`` are ASCII-only, where Python's are Unicode. Participants speak
+Spanish, Tagalog and Cantonese as well as English, so before compiling, ``\\w`` and ``\\d``
+(and ``\\W``, ``\\D`` outside brackets) are rewritten as the Unicode classes Python means:
+``caf\\w`` matches ``café``. RE2's ``\\b`` stays ASCII-only (RE2 has no Unicode word
+boundary): ``\\bcafé\\b`` never matches, so use a codebook keyword for such a word.
 """
 
 from __future__ import annotations
@@ -113,10 +116,46 @@ def compile_user_pattern(
     options.case_sensitive = not ignore_case
     options.max_mem = MAX_PATTERN_MEMORY
     try:
-        return re2.compile(pattern, options=options)
+        return re2.compile(unicode_classes(pattern), options=options)
     except re2.error as exc:
         message, fix = _message(pattern, where, exc, hint)
         raise error(message, hint=fix) from None
+
+
+# Python's Unicode meanings of the ASCII-only RE2 classes, outside and inside brackets.
+_WORD = r"\pL\pM\pN_"
+_OUTSIDE = {"w": f"[{_WORD}]", "W": f"[^{_WORD}]", "d": r"\p{Nd}", "D": r"\P{Nd}"}
+_INSIDE = {"w": _WORD, "d": r"\p{Nd}", "D": r"\P{Nd}"}
+
+
+def unicode_classes(pattern: str) -> str:
+    r"""``pattern`` with ``\w`` and ``\d`` meaning what they mean in Python's ``re``.
+
+    >>> print(unicode_classes(r"caf\w+ [\w-]\d \\w"))
+    caf[\pL\pM\pN_]+ [\pL\pM\pN_-]\p{Nd} \\w
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            out.append((_INSIDE if in_class else _OUTSIDE).get(escaped, char + escaped))
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+            # "]" straight after "[" or "[^" is a literal, not the end of the class.
+            lead = next((p for p in ("^]", "]", "^") if pattern.startswith(p, i + 1)), "")
+            out.append(char + lead)
+            i += 1 + len(lead)
+            continue
+        if char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _message(pattern: str, where: str, exc: re2.error, hint: str | None) -> tuple[str, str]:
