@@ -490,7 +490,7 @@ def test_swapped_numbers_in_a_workbook_are_refused_and_listed(
     fill_xlsx(path, {2: "Disagree", 3: "Agree", 9: "Agree"})
     workbook = load_workbook(path)
     sheet = workbook["Review"]
-    assert sheet.cell(row=1, column=9).value == "Check"
+    assert sheet.cell(row=1, column=9).value == "Row code"
     # The reviewer renumbers two rows: the Disagree on No. 2 would land on No. 3's excerpt.
     sheet["A3"], sheet["A4"] = 3, 2
     # ... and moves the code of No. 9 (PSSW_POLICY) onto No. 8's row, checks left behind.
@@ -504,19 +504,19 @@ def test_swapped_numbers_in_a_workbook_are_refused_and_listed(
     # Row 9 (now "No. 9") carries no answer, so nothing can land on the wrong passage.
     assert "3 row(s) no longer match the passage their number was made for" in message
     checks = {str(i["ref"]): i["check"] for i in coded.packet(packet_id_xlsx(path))["items"]}
-    assert f"row 3 says No. 3 (POLICY) but its check code {checks['2']} is that of No. 2" in (
+    assert f"row 3 says No. 3 (POLICY) but its row code {checks['2']} is that of No. 2" in (
         message
     )
-    assert f"row 4 says No. 2 (POLICY) but its check code {checks['3']} is that of No. 3" in (
+    assert f"row 4 says No. 2 (POLICY) but its row code {checks['3']} is that of No. 3" in (
         message
     )
-    assert f"row 10 says No. 8 (POLICY) but its check code {checks['9']} is that of No. 9" in (
+    assert f"row 10 says No. 8 (POLICY) but its row code {checks['9']} is that of No. 9" in (
         message
     )
     assert "(PSSW_POLICY)" in message and "Nothing was imported" in message
     assert store_snapshot(coded) == snapshot and len(coded.reviews_df()) == reviews
 
-    # Sorting the sheet moves whole rows, numbers and check codes with them: accepted.
+    # Sorting the sheet moves whole rows, numbers and row codes with them: accepted.
     workbook = load_workbook(path)
     sheet = workbook["Review"]
     sheet["A3"], sheet["A4"], sheet["A9"], sheet["A10"] = 2, 3, 8, 9
@@ -543,12 +543,12 @@ def test_renumbered_or_moved_word_rows_are_refused(coded: Store, tmp_path: Path)
     rows = rows_by_ref(document)
     tick(view_cell(rows[2]), "Disagree")
     tick(view_cell(rows[5]), "Agree")
-    # Only the numbers are retyped; the small check codes stay where they were.
+    # Only the numbers are retyped; the small row codes stay where they were.
     rows[2].cells[0].paragraphs[0].runs[0].text = "5"
     rows[5].cells[0].paragraphs[0].runs[0].text = "2"
     document.save(str(path))
     snapshot = store_snapshot(coded)
-    with pytest.raises(PacketError, match=r"table 1 row 3 says No\. 5 \(POLICY\) but its check"):
+    with pytest.raises(PacketError, match=r"table 1 row 3 says No\. 5 \(POLICY\) but its row code"):
         import_packet(coded, path)
     assert store_snapshot(coded) == snapshot
 
@@ -564,7 +564,7 @@ def test_renumbered_or_moved_word_rows_are_refused(coded: Store, tmp_path: Path)
     with pytest.raises(PacketError, match=r"row 3 says No\. 2 .* excerpt text is that of No\. 3"):
         import_packet(coded, path)
 
-    # A check code deleted with the excerpt edited: nothing binds the row any more.
+    # A row code deleted with the excerpt edited: nothing binds the row any more.
     path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "c.docx")
     document = Document(str(path))
     rows = rows_by_ref(document)
@@ -574,14 +574,14 @@ def test_renumbered_or_moved_word_rows_are_refused(coded: Store, tmp_path: Path)
     tick(view_cell(rows[6]), "Agree")
     rows[6].cells[0].text = "6"  # code deleted, excerpt intact: still bound by its text
     document.save(str(path))
-    with pytest.raises(PacketError, match=r"1 row\(s\).*check code is missing and its excerpt"):
+    with pytest.raises(PacketError, match=r"1 row\(s\).*row code is missing and its excerpt"):
         import_packet(coded, path)
 
 
 def test_packets_without_check_codes_still_import(
     coded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Packets made before rows carried check codes: no code under the numbers, no Check
+    # Packets made before rows carried row codes: no code under the numbers, no "Row code"
     # column, nothing stored. Swapped excerpt texts are still caught by the text.
     from openpyxl import load_workbook
 

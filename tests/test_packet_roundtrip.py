@@ -138,7 +138,7 @@ def make(cli, store: Store, out: Path) -> list[int]:
 
 
 def import_and_check(cli, store: Store, path: Path, views: dict) -> dict:
-    # Every row kept its check code, so the binding was checked, not skipped.
+    # Every row kept its row code, so the binding was checked, not skipped.
     assert all(row.check for row in read_packet_file(path)[2])
     result = cli("review-import", str(path), "-p", str(store.folder), "--format", "json")
     assert result.returncode == 0, result.stderr

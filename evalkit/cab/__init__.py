@@ -9,6 +9,10 @@
    again adds nothing.
 4. :func:`cab_agreement` compares reviewers with each other and with the coders, and
    disagreements reach the consensus list (:func:`evalkit.codings.disagreements`).
+
+Reading the files is :mod:`evalkit.cab.read`; binding each returned row to the excerpt it
+was made for (row codes, and text compared as office programs leave it) is
+:mod:`evalkit.cab.binding`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Binding a returned packet's rows to the excerpts they were made for.
 
-Each row carries a short check code, a keyed hash of the packet, the row number, the
+Each row carries a short row code, a keyed hash of the packet, the row number, the
 excerpt and the code. The project keeps the codes with the packet, so a row whose number
 was changed, or that was moved under another number, is recognised when the packet comes
 back. Excerpt texts are compared in a form that office programs do not change on their own
@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from evalkit.cab.read import ReadRow
 
 CHECK_LENGTH = 6  # base32 characters: 30 bits, small enough to sit under the row number
-CHECK_ATTEMPTS = 8  # fresh keys tried until a packet's check codes are all different
+CHECK_ATTEMPTS = 8  # fresh keys tried until a packet's row codes are all different
 
 
 def row_check(key: bytes, packet_id: str, ref: int | str, excerpt_id: str, code: str) -> str:
-    """A row's check code: a keyed hash of the packet, the row number, the excerpt and the
+    """A row's row code: a keyed hash of the packet, the row number, the excerpt and the
     code, so a row whose number was changed, or that was moved, no longer matches.
 
     Examples
@@ -43,7 +43,7 @@ def row_check(key: bytes, packet_id: str, ref: int | str, excerpt_id: str, code:
 
 
 def row_checks(packet_id: str, items: pd.DataFrame) -> list[str]:
-    """A check code per row of ``items`` (see :func:`row_check`), all different.
+    """A row code per row of ``items`` (see :func:`row_check`), all different.
 
     The key is random and kept nowhere: the project stores the codes themselves with the
     packet, so no one can make up a code that fits another row.
@@ -96,7 +96,7 @@ def comparable(text: str) -> str:
 
 class RowBinder:
     """Whether each returned row still asks about the excerpt and code its number was made
-    for, judged by its check code and its excerpt text.
+    for, judged by its row code and its excerpt text.
 
     ``items`` are the packet's stored rows (``ref, excerpt_id, code`` and, for packets made
     since rows carry one, ``check``); ``texts`` maps excerpt IDs to their text.
@@ -124,8 +124,8 @@ class RowBinder:
     def misplaced(self, row: ReadRow) -> str | None:
         """Why the row's answer may be about another passage than its number says, or None.
 
-        A check code that belongs to another row, or an excerpt text that is another row's,
-        means the row was moved or renumbered. A row of a packet with check codes whose
+        A row code that belongs to another row, or an excerpt text that is another row's,
+        means the row was moved or renumbered. A row of a packet with row codes whose
         code is gone or unknown is still bound by its unchanged excerpt text, not when
         that text was changed too.
         """
@@ -134,9 +134,9 @@ class RowBinder:
         if self.checked and check and check != item.get("check"):
             owners = [ref for ref in self.by_check.get(check, []) if ref != row.ref]
             if owners:
-                return f"its check code {check} is that of {self._describe(owners)}"
+                return f"its row code {check} is that of {self._describe(owners)}"
             if self.edited(row):
-                return f"its check code {check} is not this packet's and its excerpt text differs"
+                return f"its row code {check} is not this packet's and its excerpt text differs"
             return None
         if not self.edited(row):
             return None
@@ -148,7 +148,7 @@ class RowBinder:
         if others:
             return f"its excerpt text is that of {self._describe(others)}"
         if self.checked and not check:
-            return "its check code is missing and its excerpt text differs"
+            return "its row code is missing and its excerpt text differs"
         return None
 
     def _describe(self, refs: list[str]) -> str:

@@ -327,7 +327,7 @@ def _cell_lines(cell) -> list[tuple[str, bool]]:
 
 
 def _number_and_check(text: str) -> tuple[str, str]:
-    """The "No." cell: the number on its first line, the check code on a line below it."""
+    """The "No." cell: the number on its first line, the row code on a line below it."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         return "", ""

@@ -191,7 +191,7 @@ def import_packet(
             ),
             path=path,
             hint="Nothing was imported. Put the numbers back as they were, each with its own"
-            " check code, or have the answers copied into a fresh packet",
+            " row code, or have the answers copied into a fresh packet",
         )
     with store.transaction(actor=actor, command="review-import"):
         report.recorded = store.add_reviews(packet_id, reviewer, decisions)

@@ -4,7 +4,7 @@ The layout is part of a contract with :mod:`evalkit.cab`, which reads the packet
 one table per code, with the columns in :data:`COLUMNS`. The packet's identity is kept
 where every office suite keeps it: in the visible footer and in the document properties
 (Word), or in a hidden sheet, the print footer and the properties (Excel). Each row carries
-a short check code (under the number in Word, in the last column in Excel) that binds it
+a short row code (under the number in Word, in the last column in Excel) that binds it
 to the excerpt and code it asks about, so a row whose number was changed is caught.
 """
 
@@ -25,9 +25,9 @@ from evalkit.model import Codebook
 
 COLUMNS = ("No.", "Excerpt", "Source", "Suggested by", "Your view", "Comment")
 # The text width of a landscape Letter page with 1.5 cm margins is 24.9 cm; the number
-# column is wide enough for the check code under the number.
+# column is wide enough for the row code under the number.
 WIDTHS_CM = (1.6, 9.6, 2.8, 2.8, 3.0, 5.1)
-CHECK_HEADER = "Check"
+CHECK_HEADER = "Row code"
 CHECK_GREY = RGBColor(0x70, 0x70, 0x70)
 CHOICES = ("Agree", "Disagree", "Unsure")
 BOX, TICKED = "\u2610", "\u2612"
@@ -41,7 +41,7 @@ INSTRUCTIONS = (
     "write your answer in words. Use the Comment column for anything you want the team to "
     "know. Leave a row blank to skip it.",
     "Names and contact details have been replaced with labels such as [P07] or [PHONE]. "
-    "Please do not add names. Keep the numbers in the first column, the small check code "
+    "Please do not add names. Keep the numbers in the first column, the small row code "
     "under each number, and the table layout as they are, so your answers can be read back.",
 )
 FOOTER = "Packet ID (please leave this line as it is): {identity}"
@@ -191,7 +191,7 @@ def _footer(section, identity_line: str) -> None:
 
 
 def _check_line(cell, check: str) -> None:
-    """The row's check code, small and grey on its own line under the number."""
+    """The row's row code, small and grey on its own line under the number."""
     if not check:
         return
     run = cell.add_paragraph().add_run(check)
