@@ -71,7 +71,7 @@ def tick(cell, choice: str, *, clicked: bool = True) -> None:
 
 
 def rows_by_ref(document) -> dict[int, object]:
-    return {int(r.cells[0].text): r for t in document.tables for r in t.rows[1:]}
+    return {int(r.cells[0].paragraphs[0].text): r for t in document.tables for r in t.rows[1:]}
 
 
 def test_packet_round_trip(coded: Store, tmp_path: Path) -> None:
@@ -292,3 +292,331 @@ def test_cab_decisions_travel_in_a_qdpx_as_notes(coded: Store, tmp_path: Path) -
     assert schema_errors(qde, "Project") == []
     assert b'name="Ana"' in qde and b"CAB review by Ana: disagree" in qde
     assert b"Not about policy." in qde and qde.count(b"<NoteRef ") == 1
+
+
+# -- packets that other programs saved again (evalkit issue #16) ----------------------------
+
+
+def rewrite_zip(path: Path, edits: dict) -> None:
+    """Rewrite members of a packet file: ``{name: bytes -> bytes}``, as another program would."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members:
+            edit = edits.get(info.filename)
+            archive.writestr(info.filename, edit(data) if edit else data)
+
+
+OLD_CORE_URI = (
+    b"http://schemas.openxmlformats.org/officedocument/2006/relationships/metadata/"
+    b"core-properties"
+)
+CORE_URI = b"http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+
+
+def test_packet_id_is_found_when_python_docx_sees_no_core_properties(
+    coded: Store, tmp_path: Path
+) -> None:
+    # A LibreOffice run wrote the package relationship with the older URI: python-docx then
+    # sees empty properties although docProps/core.xml still holds the ID.
+    path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "a.docx")
+    document = Document(str(path))
+    tick(view_cell(rows_by_ref(document)[2]), "Disagree")
+    document.save(str(path))
+    older = tmp_path / "older.docx"
+    older.write_bytes(path.read_bytes())
+    rewrite_zip(older, {"_rels/.rels": lambda data: data.replace(CORE_URI, OLD_CORE_URI)})
+    assert Document(str(older)).core_properties.identifier == ""
+    assert import_packet(coded, older).decisions == {"disagree": 1}
+
+    # With the footer gone too, the ID is read from core.xml through the older URI.
+    def no_footer(data: bytes) -> bytes:
+        return data.replace(b"evalkit-packet", b"")
+
+    bare = tmp_path / "bare.docx"
+    bare.write_bytes(older.read_bytes())
+    rewrite_zip(bare, {"word/footer1.xml": no_footer})
+    assert import_packet(coded, bare).already == 1
+
+    # With the properties emptied, the visible footer still says which packet it is.
+    footer_only = tmp_path / "footer.docx"
+    footer_only.write_bytes(path.read_bytes())
+    rewrite_zip(footer_only, {"docProps/core.xml": no_footer})
+    assert Document(str(footer_only)).core_properties.identifier.startswith(" ")
+    assert import_packet(coded, footer_only).already == 1
+    assert "Packet ID" in Document(str(path)).sections[0].footer.paragraphs[0].text
+
+    # Two different IDs: parts of two packets were put together.
+    other = make_packet(coded, reviewer="Bo", status="accepted")
+    mixed = tmp_path / "mixed.docx"
+    mixed.write_bytes(path.read_bytes())
+    rewrite_zip(
+        mixed,
+        {
+            "docProps/core.xml": lambda data: data.replace(
+                packet_id_of(path).encode(), other.packet_id.encode()
+            )
+        },
+    )
+    with pytest.raises(PacketError, match="carries 2 different packet IDs"):
+        import_packet(coded, mixed)
+
+
+def packet_id_of(path: Path) -> str:
+    return Document(str(path)).core_properties.identifier.split()[2]
+
+
+def test_sample_packet_filled_and_saved_again_has_no_false_edits(
+    copy_project, sample_coded: Path, tmp_path: Path
+) -> None:
+    # Many sample excerpts span paragraphs: Word keeps them as line breaks (<w:br/>), which
+    # the reader used to drop, so every such row came back "edited".
+    store = copy_project(sample_coded)
+    packet = make_packet(store, reviewer="Ana", status="accepted")
+    assert packet.items["text"].str.contains("\n").sum() > 10
+    path = packet.save(tmp_path / "ana.docx")
+    document = Document(str(path))
+    for row in rows_by_ref(document).values():
+        tick(view_cell(row), "Agree")
+    document.save(str(path))
+    report = import_packet(store, path)
+    assert report.recorded == len(packet.items) and report.unreadable == []
+    assert report.edited_text == []
+
+
+def rebuild_cell(cell, pieces: list) -> None:
+    """Replace a cell's content with runs the way another program writes them: text split
+    over runs, and elements (<w:br/>, <w:tab/>, <w:softHyphen/>) between the pieces."""
+    from docx.oxml import OxmlElement
+
+    for paragraph in list(cell.paragraphs)[1:]:
+        paragraph._p.getparent().remove(paragraph._p)
+    paragraph = cell.paragraphs[0]
+    for run in list(paragraph._p):
+        if run.tag == qn("w:r"):
+            paragraph._p.remove(run)
+    for piece in pieces:
+        run = OxmlElement("w:r")
+        if piece.startswith("<"):
+            run.append(OxmlElement(piece.strip("<>/")))
+        else:
+            text = OxmlElement("w:t")
+            text.text = piece
+            text.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+            run.append(text)
+        paragraph._p.append(run)
+
+
+def test_how_office_programs_rewrite_text_is_not_an_edit(coded: Store, tmp_path: Path) -> None:
+    packet = make_packet(coded, reviewer="Ana", status="accepted")
+    text = packet.items.set_index("ref")["text"].to_dict()
+    path = packet.save(tmp_path / "a.docx")
+    document = Document(str(path))
+    rows = rows_by_ref(document)
+    for row in rows.values():
+        tick(view_cell(row), "Agree")
+    # Row 2 rewritten as another program writes it: runs split mid-word, a soft hyphen
+    # element inside a word, a non-breaking space, a line break and a tab for spaces,
+    # trailing spaces, the last word in a paragraph of its own.
+    words = text[2].split()
+    assert len(words) > 8
+    rebuild_cell(
+        rows[2].cells[1],
+        [
+            words[0][:2],
+            words[0][2:] + " " + words[1] + "\u00a0" + words[2],
+            "<w:br/>",
+            " ".join(words[3:5]) + " " + words[5][:2],
+            "<w:softHyphen/>",
+            words[5][2:],
+            "<w:tab/>",
+            " ".join(words[6:-1]) + "  ",
+        ],
+    )
+    rows[2].cells[1].add_paragraph(words[-1] + "   ")
+    # Typographic quotes and a zero-width space; then real edits: a word, a full stop.
+    rows[3].cells[1].text = text[3].replace(" ", " \u200b", 1).replace("'", "\u2019")
+    rows[4].cells[1].text = text[4].replace(" ", " not ", 1)
+    rows[5].cells[1].text = text[5].rstrip(".")
+    document.save(str(path))
+    assert text[5].endswith(".")
+    report = import_packet(coded, path)
+    assert report.recorded == 9
+    assert [e["ref"] for e in report.edited_text] == ["4", "5"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "returned", "same"),
+    [
+        ("It\u2019s “fine”", "It's \"fine\"", True),
+        ("cafe\u0301 au lait", "caf\u00e9 au lait", True),
+        ("one\r\ntwo\n\nthree", "one two\tthree ", True),
+        ("non\u2011stop", "non-stop", True),
+        ("soft\u00adhyphen", "softhyphen", True),
+        ("they said yes", "they said no", False),
+        ("Police", "police", False),
+        ("a, b", "a b", False),
+        ("the policy", "the  policy  changed", False),
+    ],
+)
+def test_comparable_keeps_real_edits(stored: str, returned: str, same: bool) -> None:
+    from evalkit.cab import comparable
+
+    assert (comparable(stored) == comparable(returned)) is same
+
+
+def fill_xlsx(path: Path, views: dict[int, str]) -> None:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path)
+    sheet = workbook["Review"]
+    for row in range(2, sheet.max_row + 1):
+        view = views.get(sheet.cell(row=row, column=1).value)
+        if view:
+            sheet.cell(row=row, column=7, value=view)
+    workbook.save(path)
+
+
+def test_swapped_numbers_in_a_workbook_are_refused_and_listed(
+    coded: Store, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    path = make_packet(coded, reviewer="Ana", status="accepted", fmt="xlsx").save(
+        tmp_path / "a.xlsx"
+    )
+    fill_xlsx(path, {2: "Disagree", 3: "Agree", 9: "Agree"})
+    workbook = load_workbook(path)
+    sheet = workbook["Review"]
+    assert sheet.cell(row=1, column=9).value == "Row code"
+    # The reviewer renumbers two rows: the Disagree on No. 2 would land on No. 3's excerpt.
+    sheet["A3"], sheet["A4"] = 3, 2
+    # ... and moves the code of No. 9 (PSSW_POLICY) onto No. 8's row, checks left behind.
+    sheet["A9"], sheet["A10"] = 9, 8
+    workbook.save(path)
+    snapshot, reviews = store_snapshot(coded), len(coded.reviews_df())
+    with pytest.raises(PacketError) as caught:
+        import_packet(coded, path)
+    message = str(caught.value)
+    assert "\n" not in message
+    # Row 9 (now "No. 9") carries no answer, so nothing can land on the wrong passage.
+    assert "3 row(s) no longer match the passage their number was made for" in message
+    checks = {str(i["ref"]): i["check"] for i in coded.packet(packet_id_xlsx(path))["items"]}
+    assert f"row 3 says No. 3 (POLICY) but its row code {checks['2']} is that of No. 2" in (
+        message
+    )
+    assert f"row 4 says No. 2 (POLICY) but its row code {checks['3']} is that of No. 3" in (
+        message
+    )
+    assert f"row 10 says No. 8 (POLICY) but its row code {checks['9']} is that of No. 9" in (
+        message
+    )
+    assert "(PSSW_POLICY)" in message and "Nothing was imported" in message
+    assert store_snapshot(coded) == snapshot and len(coded.reviews_df()) == reviews
+
+    # Sorting the sheet moves whole rows, numbers and row codes with them: accepted.
+    workbook = load_workbook(path)
+    sheet = workbook["Review"]
+    sheet["A3"], sheet["A4"], sheet["A9"], sheet["A10"] = 2, 3, 8, 9
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    for r, row in enumerate(reversed(values), start=2):
+        for c, value in enumerate(row, start=1):
+            sheet.cell(row=r, column=c).value = value  # cell(value=None) would keep the old
+    workbook.save(path)
+    report = import_packet(coded, path)
+    assert report.decisions == {"disagree": 1, "agree": 2}
+    stored = coded.reviews_df().set_index("ref")
+    assert stored.loc[2, "decision"] == "disagree" and stored.loc[9, "code"] == "PSSW_POLICY"
+
+
+def packet_id_xlsx(path: Path) -> str:
+    from openpyxl import load_workbook
+
+    return load_workbook(path)["evalkit"]["B1"].value.split()[2]
+
+
+def test_renumbered_or_moved_word_rows_are_refused(coded: Store, tmp_path: Path) -> None:
+    path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "a.docx")
+    document = Document(str(path))
+    rows = rows_by_ref(document)
+    tick(view_cell(rows[2]), "Disagree")
+    tick(view_cell(rows[5]), "Agree")
+    # Only the numbers are retyped; the small row codes stay where they were.
+    rows[2].cells[0].paragraphs[0].runs[0].text = "5"
+    rows[5].cells[0].paragraphs[0].runs[0].text = "2"
+    document.save(str(path))
+    snapshot = store_snapshot(coded)
+    with pytest.raises(PacketError, match=r"table 1 row 3 says No\. 5 \(POLICY\) but its row code"):
+        import_packet(coded, path)
+    assert store_snapshot(coded) == snapshot
+
+    # Excerpt texts swapped under numbers left in place: also refused.
+    packet = make_packet(coded, reviewer="Ana", status="accepted")
+    text = packet.items.set_index("ref")["text"].to_dict()
+    path = packet.save(tmp_path / "b.docx")
+    document = Document(str(path))
+    rows = rows_by_ref(document)
+    tick(view_cell(rows[2]), "Disagree")
+    rows[2].cells[1].text, rows[3].cells[1].text = text[3], text[2]
+    document.save(str(path))
+    with pytest.raises(PacketError, match=r"row 3 says No\. 2 .* excerpt text is that of No\. 3"):
+        import_packet(coded, path)
+
+    # A row code deleted with the excerpt edited: nothing binds the row any more.
+    path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "c.docx")
+    document = Document(str(path))
+    rows = rows_by_ref(document)
+    tick(view_cell(rows[4]), "Agree")
+    rows[4].cells[0].text = "4"
+    rows[4].cells[1].text = "Something else entirely."
+    tick(view_cell(rows[6]), "Agree")
+    rows[6].cells[0].text = "6"  # code deleted, excerpt intact: still bound by its text
+    document.save(str(path))
+    with pytest.raises(PacketError, match=r"1 row\(s\).*row code is missing and its excerpt"):
+        import_packet(coded, path)
+
+
+def test_packets_without_check_codes_still_import(
+    coded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Packets made before rows carried row codes: no code under the numbers, no "Row code"
+    # column, nothing stored. Swapped excerpt texts are still caught by the text.
+    from openpyxl import load_workbook
+
+    import evalkit.project.reviews as reviews
+
+    monkeypatch.setattr(reviews, "row_checks", lambda packet_id, items: [""] * len(items))
+    path = make_packet(coded, reviewer="Ana", status="accepted").save(tmp_path / "old.docx")
+    document = Document(str(path))
+    rows = rows_by_ref(document)
+    assert len(rows[1].cells[0].paragraphs) == 1
+    tick(view_cell(rows[1]), "Agree")
+    tick(view_cell(rows[2]), "Disagree")
+    document.save(str(path))
+    assert import_packet(coded, path).decisions == {"agree": 1, "disagree": 1}
+
+    packet = make_packet(coded, reviewer="Bo", status="accepted", fmt="xlsx")
+    text = packet.items.set_index("ref")["text"].to_dict()
+    path = packet.save(tmp_path / "old.xlsx")
+    workbook = load_workbook(path)
+    sheet = workbook["Review"]
+    sheet.delete_cols(9)
+    sheet["G3"], sheet["D3"], sheet["D4"] = "Disagree", text[3], text[2]
+    workbook.save(path)
+    with pytest.raises(PacketError, match=r"row 3 says No\. 2 \(POLICY\) but its excerpt text"):
+        import_packet(coded, path)
+
+
+def test_damaged_packet_is_one_line_naming_the_part(coded: Store, tmp_path: Path, capsys) -> None:
+    for fmt, part in (("docx", "word/document.xml"), ("xlsx", "xl/worksheets/sheet1.xml")):
+        path = make_packet(coded, reviewer="Ana", status="accepted", fmt=fmt).save(
+            tmp_path / f"a.{fmt}"
+        )
+        rewrite_zip(path, {part: lambda data: data[: len(data) // 2]})
+        with pytest.raises(PacketError, match=rf"cannot open the .*{part} is not well-formed XML"):
+            import_packet(coded, path)
+        assert main(["review-import", str(path), "-p", str(coded.folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err

@@ -9,10 +9,12 @@ from pathlib import Path
 from evalkit.cab import (
     Packet,
     PacketImport,
-    _squash,
+    ReadRow,
+    RowBinder,
     packet_items,
     read_packet_file,
     review_flags,
+    row_checks,
 )
 from evalkit.deid import key_rows
 from evalkit.errors import EvalkitError, PacketError
@@ -20,7 +22,8 @@ from evalkit.project.admit import write_key_rows
 from evalkit.project.codebooks import project_codebook
 from evalkit.project.privacy import privacy_for
 from evalkit.report.packet import packet_document, packet_workbook
-from evalkit.util import normalise_newlines
+
+MAX_LISTED_ROWS = 10  # misplaced rows named in the error; the rest are counted
 
 
 def make_packet(
@@ -53,7 +56,10 @@ def make_packet(
             hint="Run 'evalkit suggest run' or import codings first, or choose another --status",
         )
     packet_id = secrets.token_hex(6)
-    records = items[["ref", "excerpt_id", "code", "origin", "confidence"]].to_dict("records")
+    items = items.assign(check=row_checks(packet_id, items))
+    records = items[["ref", "excerpt_id", "code", "origin", "confidence", "check"]].to_dict(
+        "records"
+    )
     for record in records:
         if record["confidence"] != record["confidence"]:  # NaN is not JSON
             record["confidence"] = None
@@ -102,8 +108,10 @@ def import_packet(
     Raises
     ------
     PacketError
-        If the packet belongs to another project, is unknown to this one, or its tables were
-        restructured. Nothing is stored then.
+        If the packet belongs to another project, is unknown to this one, its tables were
+        restructured, or rows carrying an answer no longer match the excerpt their number
+        was made for (a changed number, a moved row: see :class:`evalkit.cab.RowBinder`);
+        the error lists those rows. Nothing is stored then.
 
     Comments and the reviewer's name are de-identified like everything else that enters
     the project (a CAB member may well name someone in a comment).
@@ -127,14 +135,14 @@ def import_packet(
     privacy = privacy_for(store)
     clean = privacy.cleaner()
     reviewer = clean((reviewer or packet["reviewer"]).strip())
-    items = {str(item["ref"]): item for item in packet["items"]}
-    texts = store.excerpts_df().set_index("excerpt_id")["text"]
+    binder = RowBinder(packet["items"], store.excerpts_df().set_index("excerpt_id")["text"])
     report = PacketImport(packet_id, reviewer)
     decisions = []
+    misplaced = []
     seen: set[str] = set()
     for row in rows:
         where = {"table": row.table, "row": row.row}
-        item = items.get(row.ref)
+        item = binder.items.get(row.ref)
         if item is None:
             report.unreadable.append(
                 {**where, "problem": f"number '{row.ref}' is not one of this packet's rows"}
@@ -150,8 +158,13 @@ def import_packet(
         if row.decision is None and not row.comment:
             report.blank += 1
             continue
-        original = texts.get(item["excerpt_id"])
-        if original is not None and _squash(row.text) != _squash(normalise_newlines(original)):
+        reason = binder.misplaced(row)
+        if reason:
+            misplaced.append(
+                f"{_where(row, path)} says No. {row.ref} ({item['code']}) but {reason}"
+            )
+            continue
+        if binder.edited(row):
             # The decision still belongs to the excerpt; the edit itself is not applied.
             report.edited_text.append({**where, "ref": row.ref})
         decisions.append(
@@ -165,11 +178,33 @@ def import_packet(
         )
         if row.decision:
             report.decisions[row.decision] = report.decisions.get(row.decision, 0) + 1
+    if misplaced:
+        more = len(misplaced) - MAX_LISTED_ROWS
+        raise PacketError(
+            f"{len(misplaced)} row(s) no longer match the passage their number was made for,"
+            " so their answers could be stored on the wrong passage: "
+            + "; ".join(misplaced[:MAX_LISTED_ROWS])
+            + (
+                f"; and {more} more (only the first {MAX_LISTED_ROWS} are listed)"
+                if more > 0
+                else ""
+            ),
+            path=path,
+            hint="Nothing was imported. Put the numbers back as they were, each with its own"
+            " row code, or have the answers copied into a fresh packet",
+        )
     with store.transaction(actor=actor, command="review-import"):
         report.recorded = store.add_reviews(packet_id, reviewer, decisions)
         write_key_rows(privacy, key_rows(f"packet:{packet_id}", clean.found))
     report.already = len(decisions) - report.recorded
     return report
+
+
+def _where(row: ReadRow, path: Path) -> str:
+    # Rows count the way the program shows them; a workbook has one table.
+    return (
+        f"row {row.row}" if path.suffix.lower() == ".xlsx" else f"table {row.table} row {row.row}"
+    )
 
 
 def cab_flags(store) -> dict[str, str]:

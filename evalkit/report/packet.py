@@ -1,8 +1,11 @@
 """CAB review packets as Word documents and workbooks that reviewers fill in by hand.
 
 The layout is part of a contract with :mod:`evalkit.cab`, which reads the packets back:
-one table per code, with the columns in :data:`COLUMNS`, and the packet's identity in the
-document properties (Word) or a hidden sheet (Excel).
+one table per code, with the columns in :data:`COLUMNS`. The packet's identity is kept
+where every office suite keeps it: in the visible footer and in the document properties
+(Word), or in a hidden sheet, the print footer and the properties (Excel). Each row carries
+a short row code (under the number in Word, in the last column in Excel) that binds it
+to the excerpt and code it asks about, so a row whose number was changed is caught.
 """
 
 from __future__ import annotations
@@ -15,14 +18,18 @@ from docx.document import Document as DocumentType
 from docx.enum.section import WD_ORIENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm, Pt
+from docx.shared import Cm, Pt, RGBColor
 
 from evalkit.codebook.word import _header, set_widths
 from evalkit.model import Codebook
 from evalkit.util.sheets import append_row, new_workbook
 
 COLUMNS = ("No.", "Excerpt", "Source", "Suggested by", "Your view", "Comment")
-WIDTHS_CM = (1.2, 10.5, 3.0, 3.0, 3.3, 5.5)
+# The text width of a landscape Letter page with 1.5 cm margins is 24.9 cm; the number
+# column is wide enough for the row code under the number.
+WIDTHS_CM = (1.6, 9.6, 2.8, 2.8, 3.0, 5.1)
+CHECK_HEADER = "Row code"
+CHECK_GREY = RGBColor(0x70, 0x70, 0x70)
 CHOICES = ("Agree", "Disagree", "Unsure")
 BOX, TICKED = "\u2610", "\u2612"
 IDENTITY_PREFIX = "evalkit-packet"
@@ -35,9 +42,10 @@ INSTRUCTIONS = (
     "write your answer in words. Use the Comment column for anything you want the team to "
     "know. Leave a row blank to skip it.",
     "Names and contact details have been replaced with labels such as [P07] or [PHONE]. "
-    "Please do not add names. Keep the numbers in the first column and the table layout as "
-    "they are, so your answers can be read back.",
+    "Please do not add names. Keep the numbers in the first column, the small row code "
+    "under each number, and the table layout as they are, so your answers can be read back.",
 )
+FOOTER = "Packet ID (please leave this line as it is): {identity}"
 
 
 def identity(project_id: str, packet_id: str) -> str:
@@ -70,6 +78,7 @@ def packet_document(
     properties.title = title
     properties.subject = f"Review by {reviewer}"
     properties.author = "evalkit"
+    _footer(section, identity(project_id, packet_id))
 
     document.add_heading(title, level=0)
     document.add_paragraph(
@@ -90,6 +99,7 @@ def packet_document(
         for item in rows.itertuples():
             cells = table.add_row().cells
             cells[0].text = str(item.ref)
+            _check_line(cells[0], getattr(item, "check", ""))
             cells[1].text = item.text
             cells[2].text = item.source_label
             cells[3].text = item.origin_label
@@ -122,6 +132,7 @@ def packet_workbook(
         "Suggested by",
         "Your view",
         "Comment",
+        CHECK_HEADER,
     )
     append_row(sheet, headers)
     for cell in sheet[1]:
@@ -138,18 +149,22 @@ def packet_workbook(
                 item.origin_label,
                 "",
                 "",
+                getattr(item, "check", ""),
             ]
         )
     choice = DataValidation(type="list", formula1='"' + ",".join(CHOICES) + '"', allow_blank=True)
     sheet.add_data_validation(choice)
     if len(items):
         choice.add(f"G2:G{len(items) + 1}")
-    for column, width in zip("ABCDEFGH", (6, 18, 40, 80, 16, 18, 12, 40), strict=True):
+    for column, width in zip("ABCDEFGHI", (6, 18, 40, 80, 16, 18, 12, 40, 9), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        row[-1].font = Font(size=8, color=str(CHECK_GREY))
     sheet.freeze_panes = "A2"
+    sheet.oddFooter.center.text = FOOTER.format(identity=identity(project_id, packet_id))
+    sheet.oddFooter.center.size = 8
     hidden = workbook.create_sheet("evalkit")
     append_row(hidden, ["identity", identity(project_id, packet_id)])
     append_row(hidden, ["reviewer", reviewer])
@@ -166,6 +181,22 @@ def _describe(codebook: Codebook | None, code: str) -> str:
     except KeyError:
         return ""
     return found.brief or found.definition
+
+
+def _footer(section, identity_line: str) -> None:
+    paragraph = section.footer.paragraphs[0]
+    run = paragraph.add_run(FOOTER.format(identity=identity_line))
+    run.font.size = Pt(8)
+    run.font.color.rgb = CHECK_GREY
+
+
+def _check_line(cell, check: str) -> None:
+    """The row's row code, small and grey on its own line under the number."""
+    if not check:
+        return
+    run = cell.add_paragraph().add_run(check)
+    run.font.size = Pt(7)
+    run.font.color.rgb = CHECK_GREY
 
 
 def _choices(cell) -> None:

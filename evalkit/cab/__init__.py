@@ -9,24 +9,41 @@
    again adds nothing.
 4. :func:`cab_agreement` compares reviewers with each other and with the coders, and
    disagreements reach the consensus list (:func:`evalkit.codings.disagreements`).
+
+Reading the files is :mod:`evalkit.cab.read`; binding each returned row to the excerpt it
+was made for (row codes, and text compared as office programs leave it) is
+:mod:`evalkit.cab.binding`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from evalkit.errors import EvalkitError, PacketError
-from evalkit.report.packet import (
-    CHOICES,
-    COLUMNS,
-    IDENTITY_PREFIX,
-)
+from evalkit.cab.binding import RowBinder, comparable, row_check, row_checks
+from evalkit.cab.read import ReadRow, read_decision, read_packet_file
+from evalkit.errors import EvalkitError
+
+__all__ = [
+    "CabAgreement",
+    "Packet",
+    "PacketImport",
+    "ReadRow",
+    "RowBinder",
+    "cab_agreement",
+    "cab_ratings",
+    "comparable",
+    "packet_items",
+    "read_decision",
+    "read_packet_file",
+    "review_flags",
+    "row_check",
+    "row_checks",
+]
 
 STATUSES = ("suggested", "accepted", "all")
 ITEM_COLUMNS = (
@@ -184,41 +201,6 @@ class Packet:
 
 # -- reading a packet back ------------------------------------------------------------------
 
-_MARK = re.compile(
-    r"[\u2612\u2611\u2713\u2714\u2717\u2718\u25a0\u25cf\u2716]|(?<![a-z])x(?![a-z])", re.I
-)
-_WORDS = {
-    "agree": "agree",
-    "agreed": "agree",
-    "yes": "agree",
-    "y": "agree",
-    "fits": "agree",
-    "disagree": "disagree",
-    "disagreed": "disagree",
-    "no": "disagree",
-    "n": "disagree",
-    "unsure": "unsure",
-    "not sure": "unsure",
-    "don't know": "unsure",
-    "dont know": "unsure",
-    "maybe": "unsure",
-    "?": "unsure",
-}
-W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
-
-
-@dataclass
-class ReadRow:
-    """One row as read from the file, before it is matched to the project."""
-
-    table: int
-    row: int
-    ref: str
-    decision: str | None
-    comment: str
-    text: str
-    problem: str | None = None
-
 
 @dataclass
 class PacketImport:
@@ -235,205 +217,6 @@ class PacketImport:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def read_decision(lines: list[tuple[str, bool]]) -> tuple[str | None, str | None]:
-    """Decide what a "Your view" cell says: ``(decision, problem)``.
-
-    ``lines`` are the cell's paragraphs as ``(text, ticked_control)``. A line that still
-    names a choice counts when it carries a mark (☒, ☑, ✓, an X) or its box was clicked.
-    Without the three printed choices, the cell's words are read ("agree", "no", "not
-    sure").
-
-    Examples
-    --------
-    >>> read_decision([("☐ Agree", False), ("☒ Disagree", False), ("☐ Unsure", False)])
-    ('disagree', None)
-    >>> read_decision([("x ☐ Agree", False), ("☐ Disagree", False), ("☐ Unsure", False)])
-    ('agree', None)
-    >>> read_decision([("Not sure", False)])
-    ('unsure', None)
-    """
-    labelled = {}
-    for text, clicked in lines:
-        found = re.search(r"\b(agree|disagree|unsure)\b", text, re.I)
-        if found and len(text.split()) <= 4:
-            rest = text[: found.start()] + " " + text[found.end() :]
-            labelled[found.group(1).lower()] = clicked or bool(_MARK.search(rest))
-    if len(labelled) == len(CHOICES):
-        ticked = [c for c, on in labelled.items() if on]
-        if len(ticked) > 1:
-            return None, f"more than one box ticked ({', '.join(ticked)})"
-        return (ticked[0] if ticked else None), None
-    words = " ".join(" ".join(t for t, _ in lines).split()).strip(" .!").lower()
-    for box in ("\u2610", "\u2612", "\u2611"):
-        words = words.replace(box, "").strip()
-    if not words:
-        return None, None
-    if words in _WORDS:
-        return _WORDS[words], None
-    return None, f"cannot tell what '{words[:40]}' means; write Agree, Disagree or Unsure"
-
-
-def read_packet_file(path: str | Path) -> tuple[str, str, list[ReadRow]]:
-    """Read a filled packet: ``(project_id, packet_id, rows)``.
-
-    Raises
-    ------
-    PacketError
-        If the file is not a packet, or its tables no longer have the packet's columns.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise PacketError("no such file", path=path, hint="Check the path")
-    suffix = path.suffix.lower()
-    if suffix == ".docx":
-        return _read_docx(path)
-    if suffix == ".xlsx":
-        return _read_xlsx(path)
-    raise PacketError(
-        f"a review packet is a .docx or .xlsx file, not '{suffix}'",
-        path=path,
-        hint="Save the packet as Word (.docx) or Excel (.xlsx)",
-    )
-
-
-def _identity(value: str | None, path: Path) -> tuple[str, str]:
-    parts = (value or "").split()
-    if len(parts) != 3 or parts[0] != IDENTITY_PREFIX:
-        raise PacketError(
-            "not an evalkit review packet (its hidden packet ID is missing)",
-            path=path,
-            hint="Import the file that 'evalkit review-packet' wrote, after filling it in",
-        )
-    return parts[1], parts[2]
-
-
-def _read_docx(path: Path) -> tuple[str, str, list[ReadRow]]:
-    import zipfile
-
-    from docx import Document
-    from docx.opc.exceptions import PackageNotFoundError
-
-    try:
-        document = Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise PacketError(
-            f"cannot open the Word file ({exc.__class__.__name__})",
-            path=path,
-            hint="Open it in Word and save it again as .docx",
-        ) from None
-    project_id, packet_id = _identity(document.core_properties.identifier, path)
-    rows: list[ReadRow] = []
-    expected = [c.lower() for c in COLUMNS]
-    tables = document.tables
-    if not tables:
-        raise PacketError(
-            "the packet has no tables left", path=path, hint="Fill in the original packet"
-        )
-    for t, table in enumerate(tables, start=1):
-        header = [_cell_text(c).strip().lower() for c in table.rows[0].cells]
-        if header != expected:
-            raise PacketError(
-                f"table {t} no longer has the packet's columns ({' | '.join(COLUMNS)});"
-                f" found {' | '.join(header) or 'nothing'}",
-                path=path,
-                hint="Columns were added, removed or merged; fill in a fresh packet, or put"
-                " the columns back",
-            )
-        for r, row in enumerate(table.rows[1:], start=2):
-            cells = row.cells
-            if len(cells) != len(COLUMNS):
-                raise PacketError(
-                    f"table {t} row {r} has {len(cells)} cells, not {len(COLUMNS)}",
-                    path=path,
-                    hint="Cells were merged or split; fill in a fresh packet",
-                )
-            decision, problem = read_decision(_cell_lines(cells[4]))
-            rows.append(
-                ReadRow(
-                    table=t,
-                    row=r,
-                    ref=_cell_text(cells[0]).strip(),
-                    decision=decision,
-                    comment=_cell_text(cells[5]).strip(),
-                    text=_cell_text(cells[1]),
-                    problem=problem,
-                )
-            )
-    return project_id, packet_id, rows
-
-
-def _cell_text(cell) -> str:
-    # Every w:t in the cell, including text inside content controls (the check boxes).
-    return "\n".join(
-        "".join(t.text or "" for t in p.iter(_W + "t")) for p in cell._tc.iter(_W + "p")
-    )
-
-
-def _cell_lines(cell) -> list[tuple[str, bool]]:
-    lines = []
-    for p in cell._tc.iter(_W + "p"):
-        text = "".join(t.text or "" for t in p.iter(_W + "t"))
-        clicked = any(c.get(W14 + "val") in ("1", "true") for c in p.iter(W14 + "checked"))
-        lines.append((text, clicked))
-    return lines
-
-
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-
-
-def _read_xlsx(path: Path) -> tuple[str, str, list[ReadRow]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path, read_only=False, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise PacketError(
-            f"cannot open the workbook ({exc.__class__.__name__})",
-            path=path,
-            hint="Open it in Excel and save it again as .xlsx",
-        ) from None
-    value = None
-    if "evalkit" in workbook.sheetnames:
-        value = workbook["evalkit"]["B1"].value
-    project_id, packet_id = _identity(value or workbook.properties.identifier, path)
-    sheet = workbook["Review"] if "Review" in workbook.sheetnames else workbook.worksheets[0]
-    header = [str(c.value or "").strip().lower() for c in sheet[1]]
-    need = {"no.": None, "excerpt": None, "your view": None, "comment": None}
-    for name in need:
-        if name not in header:
-            raise PacketError(
-                f"the sheet has no '{name}' column (found {' | '.join(header)})",
-                path=path,
-                row=1,
-                hint="Columns were renamed or removed; fill in a fresh packet",
-            )
-        need[name] = header.index(name)
-    rows = []
-    for r, values in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
-        if not any(v not in (None, "") for v in values):
-            continue
-        view = str(values[need["your view"]] or "")
-        decision, problem = read_decision([(view, False)])
-        rows.append(
-            ReadRow(
-                table=1,
-                row=r,
-                ref=str(values[need["no."]] or "").strip(),
-                decision=decision,
-                comment=str(values[need["comment"]] or "").strip(),
-                text=str(values[need["excerpt"]] or ""),
-                problem=problem,
-            )
-        )
-    return project_id, packet_id, rows
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 # -- agreement ------------------------------------------------------------------------------
