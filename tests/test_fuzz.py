@@ -12,18 +12,21 @@ The example budget is small (``FUZZ_EXAMPLES`` per target) so that CI stays quic
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLE, store_snapshot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Verbosity, given, settings
 from hypothesis import strategies as st
 
+from evalkit.codebook import export_codebook, load_codebook
 from evalkit.errors import EvalkitError
 from evalkit.ingest import read_file
 from evalkit.project import import_packet, ingest, make_packet
@@ -36,8 +39,30 @@ FUZZ = settings(
     deadline=None,
     derandomize=True,  # the same examples on every run, so a failure can be reproduced
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    verbosity=Verbosity.quiet,  # a failing input is saved to a file (see `_clean`), not printed
+    report_multiple_bugs=False,
 )
+FAILED_INPUTS = Path(tempfile.gettempdir()) / "evalkit-fuzz"
 
+
+@contextmanager
+def _clean(data: bytes, name: str):
+    """Let only an EvalkitError of one line through; anything else fails the test with
+    its type and message, and the input saved where it can be tried again."""
+    try:
+        yield
+    except EvalkitError as error:
+        message = str(error)
+        assert message and "\n" not in message, message
+    except Exception as exc:
+        FAILED_INPUTS.mkdir(exist_ok=True)
+        saved = FAILED_INPUTS / f"{hashlib.sha256(data).hexdigest()[:12]}-{name}"
+        saved.write_bytes(data)
+        raise AssertionError(
+            f"{type(exc).__module__}.{type(exc).__name__}: {str(exc)[:300]} (input: {saved})"
+        ) from exc
+
+CODEBOOK = SAMPLE.parent / "codebooks" / "sf_taskforce.yaml"
 SEEDS = {
     ".txt": SAMPLE / "interviews" / "P01.txt",
     ".md": SAMPLE / "observations" / "2024-11-20_general_meeting.md",
@@ -115,54 +140,59 @@ def damaged_zip(draw, data: bytes) -> bytes:
 
 
 def _read(path: Path) -> None:
-    try:
-        if path.suffix in (".csv", ".xlsx"):
+    """Read ``path`` with the reader for its kind; a failure must be one clean line."""
+    with _clean(path.read_bytes(), path.name):
+        if path.suffix in (".csv", ".xlsx") and path.stem == "table":
             load_table(path)
+        elif path.stem == "codebook":
+            load_codebook(path)
         else:
             read_file(path)
-    except EvalkitError as error:
-        message = str(error)
-        assert message and "\n" not in message and "Traceback" not in message
+
+
+def _fuzz_reader(strategy, name: str) -> None:
+    @FUZZ
+    @given(data=strategy)
+    def check(data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            _read(path)
+
+    check()
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".md", ".vtt", ".srt", ".rtf", ".pdf", ".csv"])
 def test_damaged_files_read_or_fail_cleanly(suffix: str) -> None:
-    seed = _seed(suffix)
+    name = f"table{suffix}" if suffix == ".csv" else f"input{suffix}"
+    _fuzz_reader(damaged(_seed(suffix)), name)
 
-    @FUZZ
-    @given(data=damaged(seed))
-    def check(data: bytes) -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"input{suffix}"
-            path.write_bytes(data)
-            _read(path)
 
-    check()
+def _xlsx_seed() -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["unit", "coder", "code"])
+    workbook.active.append(["u1", "ann", "X"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("suffix", [".docx", ".xlsx"])
-def test_damaged_office_files_read_or_fail_cleanly(suffix: str, tmp_path: Path) -> None:
-    if suffix == ".xlsx":
-        from openpyxl import Workbook
+def test_damaged_office_files_read_or_fail_cleanly(suffix: str) -> None:
+    seed = _xlsx_seed() if suffix == ".xlsx" else _seed(suffix)
+    name = "table.xlsx" if suffix == ".xlsx" else f"input{suffix}"
+    _fuzz_reader(st.one_of(damaged_zip(seed), damaged(seed)), name)
 
-        workbook = Workbook()
-        workbook.active.append(["unit", "coder", "code"])
-        workbook.active.append(["u1", "ann", "X"])
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        seed = buffer.getvalue()
-    else:
-        seed = _seed(suffix)
 
-    @FUZZ
-    @given(data=st.one_of(damaged_zip(seed), damaged(seed)))
-    def check(data: bytes) -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"input{suffix}"
-            path.write_bytes(data)
-            _read(path)
-
-    check()
+@pytest.mark.parametrize("fmt", ["yaml", "csv", "xlsx", "qdc"])
+def test_damaged_codebooks_load_or_fail_cleanly(fmt: str) -> None:
+    seed = export_codebook(load_codebook(CODEBOOK), fmt)
+    strategy = damaged(seed)
+    if fmt == "xlsx":
+        strategy = st.one_of(damaged_zip(seed), strategy)
+    _fuzz_reader(strategy, f"codebook.{fmt}")
 
 
 def test_a_failed_ingest_leaves_the_store_unchanged(project: Store) -> None:
@@ -175,11 +205,12 @@ def test_a_failed_ingest_leaves_the_store_unchanged(project: Store) -> None:
             path = Path(folder) / name
             path.write_bytes(data)
             before = store_snapshot(project)
-            try:
-                ingest(project, [path], kind="interview")
-            except EvalkitError as error:
-                assert "\n" not in str(error)
-                assert store_snapshot(project) == before
+            with _clean(data, name):
+                try:
+                    ingest(project, [path], kind="interview")
+                except EvalkitError:
+                    assert store_snapshot(project) == before
+                    raise
 
     check()
 
@@ -236,13 +267,14 @@ def test_damaged_packets_import_or_fail_cleanly(packet_project, fmt: str) -> Non
             before = store_snapshot(store), store.connection.execute(
                 "SELECT COUNT(*) FROM reviews"
             ).fetchone()
-            try:
-                import_packet(store, path, reviewer="Ana", actor="ana")
-            except EvalkitError as error:
-                assert "\n" not in str(error)
-                after = store_snapshot(store), store.connection.execute(
-                    "SELECT COUNT(*) FROM reviews"
-                ).fetchone()
-                assert after == before
+            with _clean(data, path.name):
+                try:
+                    import_packet(store, path, reviewer="Ana", actor="ana")
+                except EvalkitError:
+                    after = store_snapshot(store), store.connection.execute(
+                        "SELECT COUNT(*) FROM reviews"
+                    ).fetchone()
+                    assert after == before
+                    raise
 
     check()
