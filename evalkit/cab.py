@@ -27,6 +27,7 @@ from evalkit.report.packet import (
     COLUMNS,
     IDENTITY_PREFIX,
 )
+from evalkit.util.archive import check_zip
 
 STATUSES = ("suggested", "accepted", "all")
 ITEM_COLUMNS = (
@@ -310,6 +311,7 @@ def _identity(value: str | None, path: Path) -> tuple[str, str]:
 
 
 def _read_docx(path: Path) -> tuple[str, str, list[ReadRow]]:
+    check_zip(path, error=PacketError, kind="review packet")
     import zipfile
 
     from docx import Document
@@ -384,6 +386,7 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def _read_xlsx(path: Path) -> tuple[str, str, list[ReadRow]]:
+    check_zip(path, error=PacketError, kind="review packet")
     import zipfile
 
     from openpyxl import load_workbook
