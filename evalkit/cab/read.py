@@ -15,6 +15,7 @@ from xml.etree.ElementTree import ParseError
 from evalkit.cab.binding import CHECK_LENGTH
 from evalkit.errors import PacketError
 from evalkit.report.packet import CHECK_HEADER, CHOICES, COLUMNS, IDENTITY_PREFIX
+from evalkit.util.archive import check_zip
 
 _MARK = re.compile(
     r"[\u2612\u2611\u2713\u2714\u2717\u2718\u25a0\u25cf\u2716]|(?<![a-z])x(?![a-z])", re.I
@@ -207,6 +208,7 @@ def _read_docx(path: Path) -> tuple[str, str, list[ReadRow]]:
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import LxmlError
 
+    check_zip(path, error=PacketError, kind="review packet")
     try:
         document = Document(str(path))
     except (PackageNotFoundError, LxmlError, *_DAMAGED) as exc:
@@ -338,6 +340,7 @@ def _number_and_check(text: str) -> tuple[str, str]:
 def _read_xlsx(path: Path) -> tuple[str, str, list[ReadRow]]:
     from openpyxl import load_workbook
 
+    check_zip(path, error=PacketError, kind="review packet")
     try:
         workbook = load_workbook(path, read_only=False, data_only=True)
     except _DAMAGED as exc:

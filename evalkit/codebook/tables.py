@@ -17,6 +17,7 @@ from evalkit.errors import CodebookError
 from evalkit.ingest.tabular import load_table, spreadsheet_row
 from evalkit.model import Codebook
 from evalkit.util import sheets
+from evalkit.util.archive import check_zip
 
 COLUMNS = (
     "code",
@@ -99,6 +100,9 @@ def write_xlsx(codebook: Codebook, stream: IO[bytes]) -> None:
 def read_table_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem]]:
     """Read a CSV or XLSX codebook; problems carry spreadsheet row numbers."""
     path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        # Before both reads below (the codes sheet, then the codebook and domains sheets).
+        check_zip(path, error=CodebookError, kind="codebook workbook")
     frame = load_table(path)
     if "code" not in frame.columns:
         raise CodebookError(

@@ -13,21 +13,36 @@ _SENTENCE_END = re.compile(r"[.!?:;\"”)\]]$")
 
 def read_pdf(path: Path) -> list[Extracted]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PyPdfError
 
     try:
         reader = PdfReader(str(path))
+        # AES (128 and 256) needs the `cryptography` package; an empty user password is
+        # common (the owner password only restricts printing and copying) and opens here.
         if reader.is_encrypted and not reader.decrypt(""):
             raise InputFileError(
                 "the PDF is password-protected",
                 path=path,
-                hint="Save an unprotected copy and ingest that",
+                hint="Remove the password in the program that made it, or export the text",
             )
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        meta = _metadata(reader)
     except InputFileError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except DependencyError:
+        raise InputFileError(
+            "the PDF is AES-encrypted, and reading it needs the 'cryptography' package",
+            path=path,
+            hint="Install it with 'pip install cryptography' (evalkit depends on it),"
+            " or save an unencrypted copy",
+        ) from None
+    except NotImplementedError as exc:  # a filter or an encryption handler pypdf lacks
+        raise InputFileError(
+            f"the PDF uses a feature that cannot be read ({exc})",
+            path=path,
+            hint="Print it to a new PDF, or export the text, and ingest that",
+        ) from None
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise InputFileError(
             f"not a readable PDF ({type(exc).__name__})",
             path=path,
@@ -43,6 +58,12 @@ def read_pdf(path: Path) -> list[Extracted]:
         )
     # Reflow across page breaks too: a paragraph often runs on to the next page.
     text = _reflow(normalise_newlines("\n".join(page for page in pages if page.strip())))
+    return [Extracted(text=require_text(text, path), meta=meta)]
+
+
+def _metadata(reader) -> dict[str, str]:
+    """Title and creation date from the document information, read (lazily) by pypdf."""
+    info = reader.metadata or {}
     meta = {}
     title = info.get("/Title") if hasattr(info, "get") else None
     if title:
@@ -53,7 +74,7 @@ def read_pdf(path: Path) -> list[Extracted]:
         created = None
     if created:
         meta["property_date"] = created
-    return [Extracted(text=require_text(text, path), meta=meta)]
+    return meta
 
 
 def _reflow(text: str) -> str:

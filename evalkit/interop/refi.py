@@ -659,9 +659,12 @@ def _docx_text(data: bytes, reference: str, path: Path) -> str:
         temporary.write_bytes(data)
         try:
             return read_docx(temporary)[0].text
-        except InputFileError as error:
+        except InputFileError as error:  # its message names the part; its path is ours
             raise ExchangeError(
-                f"the source {reference} is not a readable .docx ({error.message})", path=path
+                f"the source {reference} is not a readable .docx: {error.message}",
+                path=path,
+                hint="Open that source in the tool the project came from, save it again,"
+                " and export the project again",
             ) from None
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import InputFileError
+from evalkit.util.archive import check_zip
 from evalkit.util.sheets import restore
 from evalkit.util.text import check_file_size, decode, normalise_newlines
 
@@ -44,6 +45,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".xlsx":
+            check_zip(path, error=InputFileError, kind="spreadsheet")
             frame = pd.read_excel(path, dtype=str, engine="openpyxl", header=None).fillna("")
         elif suffix == ".csv":
             text, _ = decode(path.read_bytes(), path)
