@@ -234,6 +234,7 @@ def filled_xlsx(draw, data: bytes) -> bytes:
     """The packet workbook with some cells overwritten, as a careless or hostile
     reviewer (or another program) might leave it."""
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import IllegalCharacterError
 
     workbook = load_workbook(io.BytesIO(data))
     sheet = workbook.active
@@ -243,7 +244,7 @@ def filled_xlsx(draw, data: bytes) -> bytes:
         value = draw(st.one_of(HOSTILE, st.text(max_size=40), st.integers(-5, 5000)))
         try:
             sheet.cell(row=row, column=column).value = value
-        except (ValueError, TypeError):  # openpyxl refuses some control characters
+        except (ValueError, TypeError, IllegalCharacterError):  # control characters
             continue
     out = io.BytesIO()
     workbook.save(out)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -15,7 +14,7 @@ from xml.etree.ElementTree import ParseError
 from evalkit.cab.binding import CHECK_LENGTH
 from evalkit.errors import PacketError
 from evalkit.report.packet import CHECK_HEADER, CHOICES, COLUMNS, IDENTITY_PREFIX
-from evalkit.util.archive import check_zip
+from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip
 
 _MARK = re.compile(
     r"[\u2612\u2611\u2713\u2714\u2717\u2718\u25a0\u25cf\u2716]|(?<![a-z])x(?![a-z])", re.I
@@ -159,17 +158,7 @@ def _identity(values: list[str | None], path: Path) -> tuple[str, str]:
     return found[0]
 
 
-# What python-docx, openpyxl, lxml and zipfile raise on a damaged or truncated file.
-_DAMAGED = (
-    zipfile.BadZipFile,
-    zlib.error,
-    KeyError,
-    ValueError,
-    TypeError,
-    EOFError,
-    OSError,
-    SyntaxError,  # lxml's XMLSyntaxError and ElementTree's ParseError
-)
+
 
 
 def _cannot_open(path: Path, kind: str, exc: Exception, hint: str) -> PacketError:
@@ -198,7 +187,7 @@ def _malformed_part(path: Path) -> str | None:
                         f"{info.filename} is not well-formed XML (line {line}, column {column});"
                         " the file is damaged or was cut short"
                     )
-    except _DAMAGED:
+    except DAMAGED_FILE_ERRORS:
         return None
     return None
 
@@ -211,7 +200,7 @@ def _read_docx(path: Path) -> tuple[str, str, list[ReadRow]]:
     check_zip(path, error=PacketError, kind="review packet")
     try:
         document = Document(str(path))
-    except (PackageNotFoundError, LxmlError, *_DAMAGED) as exc:
+    except (PackageNotFoundError, LxmlError, *DAMAGED_FILE_ERRORS) as exc:
         raise _cannot_open(
             path, "Word file", exc, "Open it in Word and save it again as .docx"
         ) from None
@@ -343,7 +332,7 @@ def _read_xlsx(path: Path) -> tuple[str, str, list[ReadRow]]:
     check_zip(path, error=PacketError, kind="review packet")
     try:
         workbook = load_workbook(path, read_only=False, data_only=True)
-    except _DAMAGED as exc:
+    except DAMAGED_FILE_ERRORS as exc:
         raise _cannot_open(
             path, "workbook", exc, "Open it in Excel and save it again as .xlsx"
         ) from None

@@ -17,7 +17,7 @@ from evalkit.errors import CodebookError
 from evalkit.ingest.tabular import load_table, spreadsheet_row
 from evalkit.model import Codebook
 from evalkit.util import sheets
-from evalkit.util.archive import check_zip
+from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip
 
 COLUMNS = (
     "code",
@@ -141,7 +141,14 @@ def read_table_codebook(path: str | Path) -> tuple[Codebook | None, list[Problem
 
 
 def _xlsx_extras(path: Path) -> tuple[dict, list[RawDomain]]:
-    sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
+    except DAMAGED_FILE_ERRORS as exc:
+        raise CodebookError(
+            f"not a readable workbook ({type(exc).__name__})",
+            path=path,
+            hint="Open it in Excel or LibreOffice and save it again as .xlsx",
+        ) from None
     meta: dict = {}
     if "codebook" in sheets:
         for _, record in sheets["codebook"].fillna("").iterrows():

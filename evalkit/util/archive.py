@@ -72,6 +72,22 @@ _UNREADABLE = (
     NotImplementedError,
 )
 
+# What openpyxl, python-docx, pandas, lxml and zipfile raise on a damaged or truncated
+# office file whose archive passed the guard: a part missing, not XML, or not the XML the
+# library expects. Readers catch these around the parse and say the file is unreadable.
+DAMAGED_FILE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    EOFError,
+    OSError,
+    SyntaxError,  # lxml's XMLSyntaxError and ElementTree's ParseError
+)
+
 SAFETY_HINT = "Refused for safety; ask for the file again, saved by the program that made it"
 
 

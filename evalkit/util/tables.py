@@ -7,14 +7,13 @@ the first data row is row 2.
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from evalkit.errors import InputFileError
-from evalkit.util.archive import check_zip
+from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip
 from evalkit.util.sheets import restore
 from evalkit.util.text import check_file_size, decode, normalise_newlines
 
@@ -74,7 +73,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
             path=path,
             hint="Check quoting and the number of columns on that line",
         ) from None
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
+    except DAMAGED_FILE_ERRORS as exc:
         raise InputFileError(
             f"not a readable spreadsheet ({type(exc).__name__})",
             path=path,
