@@ -290,6 +290,15 @@ def test_malformed_docx_source_in_a_qdpx_names_the_source_and_part(
     assert existing() == before
 
 
+def test_a_refused_source_leaves_no_new_project_behind(cli, tmp_path: Path) -> None:
+    broken = rewrite(word_bytes(), tmp_path / "src.docx", "word/document.xml", content=BROKEN_BODY)
+    ref = f"internal://{DOC_GUID}.docx"
+    path = qdpx(tmp_path / "partner.qdpx", {f"sources/{DOC_GUID}.docx": broken}, rich=ref)
+    result = cli("qdpx", "import", str(path), "--project", str(tmp_path / "new"))
+    refused(result, "partner.qdpx", ref, "not well-formed XML")
+    assert not (tmp_path / "new").exists()
+
+
 def encrypted_pdf(tmp_path: Path, algorithm: str, user_password: str) -> Path:
     from pypdf import PdfReader, PdfWriter
 

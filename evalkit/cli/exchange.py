@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from evalkit.cli.common import command, group, note, out
+from evalkit.errors import EvalkitError
 from evalkit.model import KINDS
 from evalkit.store import DB_NAME, Store
 
@@ -16,22 +18,28 @@ def cmd_import(args: argparse.Namespace) -> None:
     folder = Path(args.project)
     store = Store.open(folder) if (folder / DB_NAME).is_file() else None
     created = store is None
+    new_folder = not folder.exists()
     if created:
         # Read the file before creating anything, so a refused file leaves no project.
         from evalkit.interop.refi import check_qdpx
 
         check_qdpx(args.file)
         store = Store.init(folder, actor=args.user)
-    with store:
-        report = import_qdpx(
-            store,
-            args.file,
-            kind=args.kind,
-            roster=args.roster,
-            deidentify=not args.no_deid,
-            actor=args.user,
-        )
-        stats = store.stats()
+    try:
+        with store:
+            report = import_qdpx(
+                store,
+                args.file,
+                kind=args.kind,
+                roster=args.roster,
+                deidentify=not args.no_deid,
+                actor=args.user,
+            )
+            stats = store.stats()
+    except EvalkitError:
+        if created and new_folder:  # a source inside was refused: leave no empty project
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     if created:
         note(f"created evalkit project in {folder}")
     for warning in report.warnings:
