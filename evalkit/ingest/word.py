@@ -9,7 +9,7 @@ from pathlib import Path
 
 from evalkit.errors import InputFileError
 from evalkit.ingest.base import Extracted, iso_date, normalise_newlines, require_text
-from evalkit.util.archive import check_zip
+from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip
 
 # An encrypted .docx is not a zip at all but an OLE compound file, as is a legacy .doc.
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -49,7 +49,7 @@ def read_docx(path: Path) -> list[Extracted]:
             path=path,
             hint="The file may be corrupt or truncated; open and re-save it in Word",
         ) from None
-    except (PackageNotFoundError, ValueError) as exc:
+    except (PackageNotFoundError, *DAMAGED_FILE_ERRORS) as exc:
         raise InputFileError(
             f"not a readable .docx ({type(exc).__name__})",
             path=path,

@@ -43,7 +43,7 @@ _CONTROLS = {
 
 
 def replace_controls(text: str) -> str:
-    """``text`` with each control character replaced by one newline or space.
+    r"""``text`` with each control character replaced by one newline or space.
 
     >>> replace_controls("We met\x0bat the\x01drop-in\x1b[31m")
     'We met\nat the drop-in [31m'
