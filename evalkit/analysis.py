@@ -542,8 +542,6 @@ def domain_matrix(
 
 def write_matrix_xlsx(matrix: pd.DataFrame, path) -> None:
     """The domain matrix as XLSX: a sheet per source kind, wrapped text, frozen headers."""
-    from openpyxl.styles import Alignment, Font
-
     from evalkit.util import sheets
 
     workbook = sheets.new_workbook()
@@ -552,14 +550,6 @@ def write_matrix_xlsx(matrix: pd.DataFrame, path) -> None:
         if part.empty:
             continue
         sheet = sheets.write_frame(workbook, part, f"{kind}s")
-        sheet.freeze_panes = "D2"
-        for index in range(1, len(part.columns) + 1):
-            letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = 16 if index <= 3 else 55
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        widths = [16 if index <= 3 else 55 for index in range(1, len(part.columns) + 1)]
+        sheets.style_table(sheet, freeze="D2", widths=widths)
     sheets.save_workbook(workbook, path)

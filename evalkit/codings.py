@@ -248,21 +248,12 @@ def write_disagreements(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def _xlsx(frame: pd.DataFrame, stream) -> None:
-    from openpyxl.styles import Alignment, Font
-
     from evalkit.util import sheets
 
     workbook = sheets.new_workbook()
     sheet = sheets.write_frame(workbook, frame, "disagreements")
-    sheet.freeze_panes = "E2"
-    for index, column in enumerate(frame.columns, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
-        sheet.column_dimensions[letter].width = 70 if column == "text" else 24
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    widths = [70 if column == "text" else 24 for column in frame.columns]
+    sheets.style_table(sheet, freeze="E2", widths=widths)
     sheets.save_workbook(workbook, stream)
 
 

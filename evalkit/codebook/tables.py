@@ -63,7 +63,6 @@ def write_csv(codebook: Codebook, stream: IO[bytes]) -> None:
 
 
 def write_xlsx(codebook: Codebook, stream: IO[bytes]) -> None:
-    from openpyxl.styles import Alignment, Font
 
     meta = pd.DataFrame(
         {
@@ -85,15 +84,8 @@ def write_xlsx(codebook: Codebook, stream: IO[bytes]) -> None:
     sheet = sheets.write_frame(workbook, codes_frame(codebook), "codes")
     sheets.write_frame(workbook, meta, "codebook")
     sheets.write_frame(workbook, domains, "domains")
-    sheet.freeze_panes = "B2"
     widths = {"A": 24, "B": 18, "C": 30, "D": 60, "E": 45, "F": 45, "G": 50, "H": 40}
-    for column, width in widths.items():
-        sheet.column_dimensions[column].width = width
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    sheets.style_table(sheet, freeze="B2", widths=widths)
     sheets.save_workbook(workbook, stream)
 
 

@@ -214,6 +214,25 @@ def write_frame(workbook, frame: pd.DataFrame, title: str):
     return sheet
 
 
+def style_table(sheet, *, freeze: str, widths: dict[str, float] | Sequence[float]) -> None:
+    """The look every evalkit table sheet has: a bold header row, text wrapped at the top
+    of its cell, panes frozen at ``freeze``, and column widths (by letter, or in order)."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    sheet.freeze_panes = freeze
+    if not isinstance(widths, dict):
+        widths = {get_column_letter(i): w for i, w in enumerate(widths, start=1)}
+    for column, width in widths.items():
+        sheet.column_dimensions[column].width = width
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for row in sheet.iter_rows():
+        for cell in row:
+            cell.alignment = wrap
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+
+
 def save_workbook(workbook, target: str | Path | IO[bytes]) -> None:
     """Save ``workbook`` to a path (atomically) or a binary stream."""
     if isinstance(target, str | Path):
