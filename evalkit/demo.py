@@ -19,6 +19,9 @@ from evalkit.project import (
     review,
     run_suggestions,
 )
+from evalkit.project.embeddings import (
+    project_embedder,
+)
 from evalkit.report import evaluation_report, overview_report
 from evalkit.store import DB_NAME, Store
 
@@ -141,7 +144,9 @@ def run_demo(
         # Assisted coding: suggestions for the uncoded excerpts, learned from the two
         # coders. The demo accepts only the most confident ones, as reviewer "maria"; in a
         # real project a person reads each one (evalkit suggest list / accept / reject).
-        suggested = run_suggestions(store, actor=actor)
+        # The suggester reads meaning as well as words: sentence embeddings from the model
+        # that installs with evalkit, cached in the project.
+        suggested = run_suggestions(store, actor=actor, embedder=project_embedder(store))
         accepted = review(
             store, accept=True, reviewer="maria", above=DEMO_ACCEPT_ABOVE, actor="maria"
         )

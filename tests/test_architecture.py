@@ -17,6 +17,7 @@ FACES = ("evalkit.cli", "evalkit.demo", "evalkit.__main__")
 # Stages in order: a stage may import the ones before it, never the ones after.
 STAGES = (
     "evalkit.nlp",
+    "evalkit.embedding",
     "evalkit.deid",
     "evalkit.segment",
     "evalkit.ingest",
@@ -35,6 +36,7 @@ GROUND_MODULES = ("evalkit.errors", "evalkit.model", "evalkit.fileio", "evalkit.
 # REFI-QDA reader (evalkit.interop.refi.read_qdpx) is pure too, but the same module's
 # export still reads a store it is handed, so it is checked by name below.
 PURE = (
+    "evalkit.embedding",
     "evalkit.ingest",
     "evalkit.deid",
     "evalkit.segment",

@@ -293,7 +293,7 @@ def test_suggest_and_themes_commands(tmp_path: Path, interview_file: Path, cli) 
     first = str(listed[0]["suggestion_id"])
     accepted = cli("suggest", "accept", first, "-p", str(project), "--reviewer", "ana")
     assert "1 suggestion(s) accepted by ana; 1 coding(s) added for ana" in accepted.stdout
-    picks = json.loads(cli("suggest", "next", "-p", str(project), "--n", "2", "-f", "json").stdout)
-    assert len(picks) == 2
+    plan = json.loads(cli("suggest", "next", "-p", str(project), "--n", "2", "-f", "json").stdout)
+    assert len(plan["excerpts"]) == 2 and plan["read"] + plan["unread"] > 2
     themes = cli("themes", "-p", str(project), "--k", "2", "--format", "json")
     assert themes.returncode == 0 and len(json.loads(themes.stdout)["themes"]) == 2

@@ -9,11 +9,45 @@ from evalkit.errors import EvalkitError
 from evalkit.store import Store
 
 
+def _embedder(args: argparse.Namespace, store=None):
+    from evalkit.embedding import CachedEmbedder, load_embedder
+    from evalkit.project.embeddings import project_embedder
+
+    if args.no_embeddings:
+        return None
+    if store is None:
+        return CachedEmbedder(load_embedder(args.embedding_model))
+    return project_embedder(store, args.embedding_model)
+
+
+def _llm(args: argparse.Namespace):
+    from evalkit.project.llmgate import LLMSettings
+
+    if not args.llm:
+        if args.model:
+            raise EvalkitError("--model names the LLM to use with --llm URL", hint="Add --llm URL")
+        return None
+    if not args.model:
+        raise EvalkitError(
+            "--llm needs --model NAME (the model the server runs, e.g. qwen2.5:7b-instruct)"
+        )
+    return LLMSettings(
+        url=args.llm, model=args.model, timeout=args.llm_timeout, allow_remote=args.llm_allow_remote
+    )
+
+
 def cmd_suggest_run(args: argparse.Namespace) -> None:
     from evalkit.project import run_suggestions
 
+    llm = _llm(args)
     with Store.open(args.project) as store:
-        result = run_suggestions(store, min_examples=args.min_examples, actor=args.user)
+        result = run_suggestions(
+            store,
+            min_examples=args.min_examples,
+            actor=args.user,
+            embedder=_embedder(args, store),
+            llm=llm,
+        )
     if args.format == "json":
         out(args, result.to_dict())
     else:
@@ -23,6 +57,8 @@ def cmd_suggest_run(args: argparse.Namespace) -> None:
             f" (model {result.model_version}; own models for"
             f" {len(result.codes_with_models)} code(s), the rest cold start)"
         )
+        if llm is not None:
+            print(f"{result.llm_suggestions} of them from the LLM coder, for its gated codes")
 
 
 def cmd_suggest_list(args: argparse.Namespace) -> None:
@@ -79,11 +115,22 @@ def cmd_suggest_reject(args: argparse.Namespace) -> None:
 
 
 def cmd_suggest_next(args: argparse.Namespace) -> None:
-    from evalkit.project import next_to_code
+    from evalkit.project.suggestions import plan_reading
 
     with Store.open(args.project) as store:
-        frame = next_to_code(store, args.n)
-    out(args, frame)
+        plan = plan_reading(store, args.n, embedder=_embedder(args, store))
+    if args.format == "json":
+        out(args, plan.to_dict())
+        return
+    if args.format == "csv":
+        out(args, plan.picks)
+        return
+    out(args, plan.picks)
+    print(
+        f"\nRead so far: {plan.read} of {plan.read + plan.unread} excerpts ({plan.read_share:.0%})"
+    )
+    for line in plan.sentences():
+        print(line)
 
 
 def cmd_themes(args: argparse.Namespace) -> None:
@@ -109,11 +156,70 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
     from evalkit.codebook import load_codebook
     from evalkit.coding.evaluate import coder_eval, read_coded_units
 
-    frame = read_coded_units(args.file)
-    codebook = load_codebook(args.codebook) if args.codebook else None
-    result = coder_eval(frame, args.coder, folds=args.folds, seed=args.seed, codebook=codebook)
+    if bool(args.file) == bool(args.project):
+        raise EvalkitError(
+            "coder-eval needs a coded file or --project DIR (one of them)",
+            hint="evalkit coder-eval coded.csv --coder maria, or --project proj --coder maria",
+        )
+    llm = _llm(args)
+    if args.gate is not None and not (llm and args.project):
+        raise EvalkitError(
+            "--gate records an LLM gate in a project",
+            hint="Use it with --project DIR --llm URL --model NAME",
+        )
+    gate = None
+    if args.project:
+        from evalkit.project.llmgate import measure_gate, project_units
+
+        with Store.open(args.project) as store:
+            if llm is not None:
+                result, gate = measure_gate(
+                    store,
+                    args.coder,
+                    llm,
+                    threshold=args.gate,
+                    folds=args.folds,
+                    seed=args.seed,
+                    actor=args.user,
+                )
+            else:
+                from evalkit.codebook import require_codebook
+
+                result = coder_eval(
+                    project_units(store),
+                    args.coder,
+                    folds=args.folds,
+                    seed=args.seed,
+                    codebook=require_codebook(store, purpose="coder-eval uses its rules"),
+                    embedder=_embedder(args, store),
+                )
+    else:
+        frame = read_coded_units(args.file)
+        codebook = load_codebook(args.codebook) if args.codebook else None
+        if llm is not None:
+            if codebook is None:
+                raise EvalkitError("the LLM coder needs the codebook", hint="Add --codebook FILE")
+            from evalkit.project.llmgate import LLMSettings
+
+            result = coder_eval(
+                frame,
+                args.coder,
+                folds=args.folds,
+                seed=args.seed,
+                codebook=codebook,
+                make_coder=lambda: LLMSettings.coder(llm, codebook),
+            )
+        else:
+            result = coder_eval(
+                frame,
+                args.coder,
+                folds=args.folds,
+                seed=args.seed,
+                codebook=codebook,
+                embedder=_embedder(args),
+            )
     if args.format == "json":
-        out(args, result.to_dict())
+        out(args, {**result.to_dict(), **({"gate": gate.to_dict()} if gate else {})})
         return
     import pandas as pd
 
@@ -129,6 +235,15 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
         f" human kappa {macro['human_kappa']}, F1 {macro['f1']}"
     )
     print(f"recall at 30% effort: {result.recall_at_30pct_effort}")
+    for code, entry in result.codes.items():
+        if "stop_read_share" in entry:
+            print(
+                f"{code}: stopping at 90% estimated recall would read"
+                f" {entry['stop_read_share']:.0%} and find {entry['stop_true_recall']:.0%}"
+            )
+    if gate is not None:
+        enabled = ", ".join(gate.enabled) or "none"
+        print(f"LLM gate κ ≥ {gate.threshold} recorded for {gate.model}: enabled for {enabled}")
     rare = [c for c, e in result.codes.items() if "note" in e]
     if rare:
         note(f"too few positives for a model of their own: {', '.join(rare)}")
@@ -150,6 +265,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evalkit suggest run --project proj",
     )
     p.add_argument("--min-examples", type=int, default=8, help="examples before a code's own model")
+    _embedding_options(p)
+    _llm_options(p)
     p = command(
         actions,
         "list",
@@ -190,6 +307,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evalkit suggest next --project proj --n 20",
     )
     p.add_argument("--n", type=int, default=20, help="how many excerpts to propose")
+    _embedding_options(p)
 
     p = command(
         subparsers,
@@ -207,14 +325,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "coder-eval",
         cmd_coder_eval,
         "cross-validated agreement of the suggester with a human coder (no project needed)",
-        "evalkit coder-eval codings.csv --coder maria --folds 5 --seed 0 --format json",
+        "evalkit coder-eval codings.csv --coder maria --folds 5 --seed 0 --format json"
+        "   |   evalkit coder-eval --project proj --coder maria --llm http://127.0.0.1:11434/v1"
+        " --model qwen2.5:7b-instruct --gate 0.6",
         project=False,
     )
-    p.add_argument("file", help="long CSV/XLSX with unit,text,coder,code")
+    p.add_argument("file", nargs="?", help="long CSV/XLSX with unit,text,coder,code")
+    p.add_argument("--project", "-p", help="evaluate on this project's coded excerpts instead")
     p.add_argument("--coder", required=True, help="whose coding the suggester learns")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     p.add_argument("--seed", type=int, default=0, help="random seed, for repeatable results")
     p.add_argument("--codebook", help="optional codebook for rule features and cold start")
+    _embedding_options(p)
+    _llm_options(p)
+    p.add_argument(
+        "--gate",
+        type=float,
+        help="with --project and --llm: record the κ the LLM must reach, per code, to suggest",
+    )
+
+
+def _embedding_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embedding-model",
+        help="a model folder (model.onnx, tokenizer.json, evalkit-model.json) instead of the"
+        " default all-MiniLM-L6-v2 ($EVALKIT_EMBEDDING_MODEL)",
+    )
+    p.add_argument(
+        "--no-embeddings", action="store_true", help="TF-IDF and rules only, no sentence embeddings"
+    )
+
+
+def _llm_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--llm", help="a local OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1"
+    )
+    p.add_argument("--model", help="with --llm: the model name the server runs")
+    p.add_argument("--llm-timeout", type=float, default=60.0, help="seconds to wait per excerpt")
+    p.add_argument(
+        "--llm-allow-remote",
+        action="store_true",
+        help="allow an endpoint that is not on this machine (excerpts would leave it)",
+    )
 
 
 def cmd_matrix(args: argparse.Namespace) -> None:

@@ -75,12 +75,19 @@ def coder_eval(
     seed: int = 0,
     codebook: Codebook | None = None,
     min_examples: int = 8,
+    embedder=None,
+    make_coder=None,
 ) -> CoderEval:
     """Cross-validated agreement of the suggester with ``coder``.
 
+    ``embedder`` adds the dense block to the suggester (each text is embedded once for all
+    folds). ``make_coder`` (no arguments, returns an unfitted coder with the
+    :class:`CodeSuggester` contract: ``fit``, ``predict_proba``, ``thresholds``) measures
+    another coder, such as :class:`evalkit.coding.llm.LLMCoder`, exactly the same way.
+
     Returns
     -------
-    dict
+    CoderEval
         ``codes`` (per code: ``n_pos, precision, recall, f1, kappa`` and ``human_kappa``
         where another coder coded the same units; codes too rare for a model carry a
         ``note``), ``macro`` (means over codes with at least 10 positives),
@@ -121,8 +128,18 @@ def coder_eval(
     decisions = pd.DataFrame(False, index=units, columns=codes)
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     text_array = np.array(texts, dtype=object)
+    if embedder is not None and make_coder is None:
+        from evalkit.embedding import CachedEmbedder
+
+        embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
     for train, test in splitter.split(units):
-        model = CodeSuggester(codebook=codebook, min_examples=min_examples, random_state=seed)
+        model = (
+            make_coder()
+            if make_coder is not None
+            else CodeSuggester(
+                codebook=codebook, min_examples=min_examples, random_state=seed, embedder=embedder
+            )
+        )
         model.fit(text_array[train].tolist(), [truth_sets[i] for i in train])
         held_out = text_array[test].tolist()
         proba = model.predict_proba(held_out)
@@ -147,6 +164,10 @@ def coder_eval(
             "f1": round(float(f1), 4),
             "kappa": _kappa(y, predicted),
         }
+        stop = stopping_check(probabilities[code].to_numpy(), y)
+        if stop is not None:
+            entry["stop_read_share"] = stop["read_share"]
+            entry["stop_true_recall"] = stop["true_recall"]
         human = _human_kappa(frame, coder, others, code)
         if human is not None:
             entry["human_kappa"] = human
@@ -175,6 +196,57 @@ def coder_eval(
         recall_at_30pct_effort=recall_at_effort(probabilities, truth, EFFORT),
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+STOP_RECALL = 0.90
+
+
+def estimated_recall(found: int, unread_probabilities: np.ndarray) -> float | None:
+    """Recall so far, estimated the technology-assisted-review way: the positives found,
+    over those plus the positives the calibrated model still expects among the unread
+    (the sum of their probabilities). None when there is nothing to find."""
+    expected = float(np.sum(unread_probabilities))
+    if found + expected <= 0:
+        return None
+    return found / (found + expected)
+
+
+def to_read_for(found: int, unread_probabilities: np.ndarray, target: float = STOP_RECALL) -> int:
+    """How many unread texts, taken in ranked order, the model expects a reader to need
+    for the estimated recall to reach ``target``."""
+    p = np.sort(np.asarray(unread_probabilities, dtype=float))[::-1]
+    total = found + float(p.sum())
+    if total <= 0 or found >= target * total:
+        return 0
+    needed = target * total - found
+    reached = np.flatnonzero(np.cumsum(p) >= needed - 1e-9)
+    return int(reached[0] + 1) if len(reached) else len(p)
+
+
+def stopping_check(
+    probabilities: np.ndarray, truth: np.ndarray, target: float = STOP_RECALL
+) -> dict[str, Any] | None:
+    """Read the texts in ranked order and stop when the estimated recall first reaches
+    ``target``: how much was read by then, and the true recall at that point.
+
+    This checks the estimator of :func:`estimated_recall` against known answers (the
+    held-out folds of cross-validation)."""
+    truth = np.asarray(truth, dtype=bool)
+    if not truth.any():
+        return None
+    order = np.argsort(-np.asarray(probabilities, dtype=float), kind="stable")
+    p, y = np.asarray(probabilities, dtype=float)[order], truth[order]
+    found = np.cumsum(y)
+    unread = p.sum() - np.cumsum(p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = found / (found + unread)
+    reached = np.flatnonzero(estimate >= target)
+    k = int(reached[0] + 1) if len(reached) else len(p)
+    return {
+        "read_share": round(k / len(p), 4),
+        "true_recall": round(float(found[k - 1] / truth.sum()), 4),
+        "estimated_recall": round(float(estimate[k - 1]), 4),
+    }
 
 
 def recall_at_effort(

@@ -1,8 +1,10 @@
 """``CodeSuggester``: learns the team's own coding, one calibrated model per code.
 
-Features are word (1-2) and character (2-4) n-gram TF-IDF of the excerpt, plus the
-codebook rule hits when a codebook is given. For each code with at least
-``min_examples`` human examples:
+Features are word (1-2) and character (2-4) n-gram TF-IDF of the excerpt, the codebook
+rule hits when a codebook is given, and, when an ``embedder`` is given, the excerpt's
+sentence embedding (a dense block, :mod:`evalkit.embedding`), which carries meaning that
+shares no word with the training texts. For each code with at least ``min_examples``
+human examples:
 
 1. out-of-fold decision scores come from ``cv``-fold logistic regression with balanced
    class weights (rare codes are not drowned by the absent class);
@@ -12,8 +14,9 @@ codebook rule hits when a codebook is given. For each code with at least
 4. the final model is fitted on all the training data.
 
 A code with fewer examples starts *cold*: it is scored by cosine similarity to a seed made
-of the codebook's brief, definition, examples and keywords plus the few human examples,
-and its suggestions say so.
+of the codebook's MacQueen fields (brief, definition, when to use, examples, keywords)
+plus the few human examples — in embedding space when there is an embedder, else in
+TF-IDF space — and its suggestions say so.
 
 Everything the suggester learns — vocabulary, models, thresholds — comes from the texts
 passed to ``fit``; nothing from the texts it later scores.
@@ -41,6 +44,7 @@ from threadpoolctl import threadpool_limits
 from evalkit.model import Codebook
 
 RULE_WEIGHT = 1.0
+DENSE_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,11 @@ class CodeSuggester(BaseEstimator):
     ----------
     codebook
         Optional; supplies rule-hit features and the cold-start seeds.
+    embedder
+        Optional :class:`evalkit.embedding.Embedder`; adds the dense block and moves cold
+        start into embedding space. Its ``model_id`` becomes part of ``model_version_``.
+    dense_weight
+        Scale of the dense block against the TF-IDF blocks (each row of which has unit norm).
     min_examples
         Human examples a code needs before it gets its own model.
     C
@@ -114,6 +123,8 @@ class CodeSuggester(BaseEstimator):
         self,
         *,
         codebook: Codebook | None = None,
+        embedder=None,
+        dense_weight: float = DENSE_WEIGHT,
         min_examples: int = 8,
         C: float = 4.0,
         cv: int | None = None,
@@ -121,6 +132,8 @@ class CodeSuggester(BaseEstimator):
         random_state: int = 0,
     ) -> None:
         self.codebook = codebook
+        self.embedder = embedder
+        self.dense_weight = dense_weight
         self.min_examples = min_examples
         self.C = C
         self.cv = cv
@@ -162,16 +175,18 @@ class CodeSuggester(BaseEstimator):
         )
         text_features = self.vectorizer_.fit_transform(texts)
         self.rule_codes_ = self._rule_codes()
-        features = self._features(text_features, texts)
+        dense = self._dense(texts)
+        features = self._features(text_features, texts, dense=dense)
         self.cv_ = self.cv or (3 if len(texts) < 1000 else 2)
         seeds = self._seed_vectors()
+        cold_space = dense if dense is not None else text_features
 
         def fit_code(code: str) -> _CodeModel | None:
             y = np.array([code in s for s in label_sets], dtype=int)
             positives = int(y.sum())
             if positives >= self.min_examples and len(y) - positives >= self.cv_:
                 return self._fit_model(features, y)
-            return self._fit_cold(code, text_features, y, seeds.get(code))
+            return self._fit_cold(code, cold_space, y, seeds.get(code))
 
         # The solvers spend their time in compiled code, so threads share the cores well;
         # BLAS gets one thread each, or threads x BLAS threads oversubscribe the cores
@@ -184,7 +199,8 @@ class CodeSuggester(BaseEstimator):
         digest = hashlib.sha256()
         for text, codes in zip(texts, label_sets, strict=True):
             digest.update(text.encode("utf-8") + b"\x1f" + ";".join(sorted(codes)).encode())
-        self.model_version_ = f"tfidf-lr-{digest.hexdigest()[:10]}"
+        dense_id = f"+{self.embedder.model_id}" if self.embedder is not None else ""
+        self.model_version_ = f"tfidf{dense_id}-lr-{digest.hexdigest()[:10]}"
         self.n_train_ = len(texts)
         return self
 
@@ -209,9 +225,7 @@ class CodeSuggester(BaseEstimator):
     def _classifier(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight="balanced", solver="lbfgs", max_iter=200)
 
-    def _fit_cold(
-        self, code: str, features: sparse.csr_matrix, y: np.ndarray, seed: np.ndarray | None
-    ) -> _CodeModel | None:
+    def _fit_cold(self, code: str, features, y: np.ndarray, seed: np.ndarray | None):
         unit = normalize(features)
         positives = np.flatnonzero(y == 1)
         if not len(positives) and seed is None:
@@ -230,7 +244,9 @@ class CodeSuggester(BaseEstimator):
         # text will; score each positive against the others (leave one out) to set the bar.
         for i in positives:
             held_out = prototype(leave_out=i)
-            similarity[i] = float((unit[i] @ held_out)[0]) if held_out is not None else 0.0
+            similarity[i] = (
+                float(np.asarray(unit[i] @ held_out).ravel()[0]) if held_out is not None else 0.0
+            )
         # With a handful of examples the best-κ threshold on the training texts is noisy;
         # never let a cold code claim more than twice its share of texts (at most 10%).
         share = min(0.10, 2 * y.mean()) if y.any() else 0.03
@@ -243,15 +259,34 @@ class CodeSuggester(BaseEstimator):
     def _seed_vectors(self) -> dict[str, np.ndarray]:
         if self.codebook is None:
             return {}
-        seeds = {}
-        words = self.vectorizer_
+        texts = {}
         for code in self.codebook.codes:
             text = " ".join(
                 [code.brief, code.definition, *code.examples, *code.keywords, code.when_to_use]
             ).strip()
             if text:
-                seeds[code.name] = normalize(words.transform([text])).toarray().ravel()
-        return seeds
+                texts[code.name] = text
+        if not texts:
+            return {}
+        if self.embedder is not None:
+            # The definition and each example are embedded on their own and averaged: one
+            # long concatenation would blur them into the model's window.
+            seeds = {}
+            for code in self.codebook.codes:
+                if code.name not in texts:
+                    continue
+                parts = [
+                    p
+                    for p in [" ".join([code.brief, code.definition, code.when_to_use]).strip()]
+                    + list(code.examples)
+                    if p.strip()
+                ] or [texts[code.name]]
+                seeds[code.name] = normalize(
+                    self.embedder.embed(parts).mean(axis=0, keepdims=True)
+                ).ravel()
+            return seeds
+        matrix = normalize(self.vectorizer_.transform(list(texts.values()))).toarray()
+        return dict(zip(texts, matrix, strict=True))
 
     def _rule_codes(self) -> list[str]:
         if self.codebook is None:
@@ -263,10 +298,17 @@ class CodeSuggester(BaseEstimator):
 
         return match_rules(list(texts), self.codebook) if self.rule_codes_ else [[] for _ in texts]
 
-    def _features(self, text_features, texts, hits=None):
+    def _dense(self, texts: Sequence[str]) -> np.ndarray | None:
+        if self.embedder is None:
+            return None
+        return np.asarray(self.embedder.embed(list(texts)), dtype=np.float64)
+
+    def _features(self, text_features, texts, hits=None, dense=None):
         blocks = [text_features]
         if self.rule_codes_:
             blocks.append(self._rule_matrix(texts, hits))
+        if dense is not None:
+            blocks.append(sparse.csr_matrix(dense * self.dense_weight))
         return sparse.hstack(blocks).tocsr() if len(blocks) > 1 else text_features.tocsr()
 
     def _rule_matrix(self, texts, hits=None):
@@ -298,8 +340,9 @@ class CodeSuggester(BaseEstimator):
     def _score(self, texts: list[str], hits=None) -> tuple[np.ndarray, sparse.csr_matrix]:
         self._check_fitted()
         text_features = self.vectorizer_.transform(texts).tocsr()
-        features = self._features(text_features, texts, hits)
-        normalised = normalize(text_features)
+        dense = self._dense(texts)
+        features = self._features(text_features, texts, hits, dense=dense)
+        normalised = normalize(dense if dense is not None else text_features)
         result = np.zeros((len(texts), len(self.codes_)))
         for column, code in enumerate(self.codes_):
             model = self.models_[code]

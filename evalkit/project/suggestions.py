@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
@@ -39,12 +40,12 @@ def training_data(store) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def fit_project_suggester(
-    codebook: Codebook, coded: pd.DataFrame, *, min_examples: int = 8
+    codebook: Codebook, coded: pd.DataFrame, *, min_examples: int = 8, embedder=None
 ) -> CodeSuggester | None:
     """A suggester trained on the coded excerpts of :func:`training_data` (None under two)."""
     if len(coded) < 2:
         return None
-    return CodeSuggester(codebook=codebook, min_examples=min_examples).fit(
+    return CodeSuggester(codebook=codebook, min_examples=min_examples, embedder=embedder).fit(
         coded["text"].tolist(), coded["labels"].tolist()
     )
 
@@ -58,6 +59,7 @@ class SuggestionRun:
     excerpts_scored: int
     suggestions: int
     codes_with_models: tuple[str, ...]
+    llm_suggestions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "codes_with_models": list(self.codes_with_models)}
@@ -77,8 +79,17 @@ class Review:
         return dict(self.__dict__)
 
 
-def run_suggestions(store, *, min_examples: int = 8, actor: str | None = None) -> SuggestionRun:
+def run_suggestions(
+    store, *, min_examples: int = 8, actor: str | None = None, embedder=None, llm=None
+) -> SuggestionRun:
     """Suggest codes for every uncoded excerpt and store them for review.
+
+    ``embedder`` (see :func:`evalkit.project.embeddings.project_embedder`) adds sentence
+    embeddings to the suggester; its model id is part of every suggestion's model version.
+    ``llm`` (:class:`evalkit.project.llmgate.LLMSettings`) adds the local LLM coder's
+    suggestions for the codes its measured gate enabled (:mod:`evalkit.project.llmgate`);
+    where both coders suggest the same code for an excerpt, one suggestion carries both
+    rationales.
 
     Earlier unreviewed suggestions are withdrawn; (excerpt, code) pairs a person already
     accepted or rejected are not suggested again. With fewer than two coded excerpts,
@@ -93,7 +104,7 @@ def run_suggestions(store, *, min_examples: int = 8, actor: str | None = None) -
     coded, uncoded = training_data(store)
     texts = uncoded["text"].tolist()
     rows: list[dict[str, Any]] = []
-    model = fit_project_suggester(codebook, coded, min_examples=min_examples)
+    model = fit_project_suggester(codebook, coded, min_examples=min_examples, embedder=embedder)
     if model is not None:
         version = model.model_version_
         for excerpt_id, suggestions in zip(
@@ -128,6 +139,15 @@ def run_suggestions(store, *, min_examples: int = 8, actor: str | None = None) -
                         "rationale": "rule matched " + ", ".join(f"“{t}”" for t in distinct),
                     }
                 )
+    llm_count = 0
+    if llm is not None:
+        from evalkit.project.llmgate import llm_rows
+
+        extra, llm_version = llm_rows(store, llm, codebook, coded, uncoded)
+        llm_count = len(extra)
+        rows = _merge(rows, extra)
+        if llm_version:
+            version = f"{version}; {llm_version}"
     with store.transaction(actor=actor, command="suggest run"):
         stored = store.replace_open_suggestions(rows, model_version=version)
     return SuggestionRun(
@@ -135,12 +155,29 @@ def run_suggestions(store, *, min_examples: int = 8, actor: str | None = None) -
         trained_on=len(coded),
         excerpts_scored=len(uncoded),
         suggestions=stored,
+        llm_suggestions=llm_count,
         codes_with_models=tuple(
             sorted(
                 c for c, m in (model.models_.items() if model else []) if m and m.kind == "model"
             )
         ),
     )
+
+
+def _merge(rows: list[dict], extra: list[dict]) -> list[dict]:
+    """``rows`` plus ``extra``; a pair in both becomes one row with both rationales."""
+    index = {(r["excerpt_id"], r["code"]): r for r in rows}
+    merged = list(rows)
+    for row in extra:
+        key = (row["excerpt_id"], row["code"])
+        if key in index:
+            first = index[key]
+            first["origin"] = f"{first['origin']}+llm"
+            first["confidence"] = max(first["confidence"], row["confidence"])
+            first["rationale"] = f"{first['rationale']}; {row['rationale']}"
+        else:
+            merged.append(row)
+    return merged
 
 
 def review(
@@ -179,21 +216,89 @@ def review(
     )
 
 
+@dataclass(frozen=True)
+class ReadingPlan:
+    """What to code next, and how far the reading has got.
+
+    ``picks`` are the excerpts to code next (:func:`next_to_code`). ``progress`` has one
+    row per code with a model of its own: ``found`` (coded excerpts with the code),
+    ``expected_unread`` (the calibrated model's expected count among uncoded excerpts),
+    ``estimated_recall`` and ``to_read_for_90`` (uncoded excerpts, in ranked order, the
+    model expects a reader to need for 90% estimated recall). ``read``/``unread`` count
+    excerpts (interviewers' turns and transcript headers aside)."""
+
+    picks: pd.DataFrame
+    progress: pd.DataFrame
+    read: int
+    unread: int
+
+    @property
+    def read_share(self) -> float:
+        total = self.read + self.unread
+        return self.read / total if total else 0.0
+
+    def sentences(self) -> list[str]:
+        """ "about 92% of HOUSING_GAP excerpts found after reading 31%", per code."""
+        share = f"{self.read_share:.0%}"
+        return [
+            f"about {r.estimated_recall:.0%} of {r.code} excerpts found after reading {share}"
+            + (
+                f"; about {r.to_read_for_90} more in ranked order for 90%"
+                if r.to_read_for_90
+                else ""
+            )
+            for r in self.progress.itertuples()
+            if r.estimated_recall == r.estimated_recall  # not NaN
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "excerpts": self.picks.to_dict(orient="records"),
+            "progress": self.progress.to_dict(orient="records"),
+            "read": self.read,
+            "unread": self.unread,
+            "read_share": round(self.read_share, 4),
+            "summary": self.sentences(),
+        }
+
+
+PROGRESS_COLUMNS = ["code", "found", "expected_unread", "estimated_recall", "to_read_for_90"]
+
+
 def next_to_code(
-    store, n: int = 20, *, diversity: float = 0.5, min_examples: int = 8
+    store, n: int = 20, *, diversity: float = 0.5, min_examples: int = 8, embedder=None
 ) -> pd.DataFrame:
-    """The uncoded excerpts whose human coding would help the suggester most.
+    """The uncoded excerpts whose human coding would help the suggester most
+    (:func:`plan_reading`'s ``picks``)."""
+    return plan_reading(
+        store, n, diversity=diversity, min_examples=min_examples, embedder=embedder
+    ).picks
+
+
+def plan_reading(
+    store, n: int = 20, *, diversity: float = 0.5, min_examples: int = 8, embedder=None
+) -> ReadingPlan:
+    """The uncoded excerpts whose human coding would help the suggester most, and the
+    estimated recall so far of every code with a model.
 
     Uncertainty is how close an excerpt's most doubtful code is to its decision threshold
     (1 at the threshold, 0 far from it); without a model yet, every excerpt is equally
     uncertain. Excerpts are then picked greedily, each time maximising uncertainty minus
-    ``diversity`` × its highest TF-IDF similarity to those already picked, so that a batch
-    covers different ground.
+    ``diversity`` × its highest similarity to those already picked (cosine of sentence
+    embeddings with an ``embedder``, else of TF-IDF), so that a batch covers different
+    ground.
+
+    The recall estimate follows technology-assisted review practice: the excerpts coded
+    so far found ``found`` of a code; the calibrated model expects the sum of its
+    probabilities more among the uncoded; recall is estimated as found over both. It is
+    an estimate from the model, as good as the model's calibration (``coder-eval``
+    checks it against known answers: ``stop_true_recall``).
 
     Returns
     -------
-    pandas.DataFrame
-        ``excerpt_id, source_id, kind, speaker, uncertainty, closest_code, text``.
+    ReadingPlan
+        ``picks``: ``excerpt_id, source_id, kind, speaker, uncertainty, closest_code,
+        text``; ``progress``: see :class:`ReadingPlan`.
     """
     codebook = _codebook(store)
     coded, uncoded = training_data(store)
@@ -201,7 +306,7 @@ def next_to_code(
     header = (uncoded["kind"] == "interview") & uncoded["speaker"].isna()
     uncoded = uncoded[~header].reset_index(drop=True)
     if uncoded.empty:
-        return pd.DataFrame(
+        empty = pd.DataFrame(
             columns=[
                 "excerpt_id",
                 "source_id",
@@ -212,8 +317,9 @@ def next_to_code(
                 "text",
             ]
         )
+        return ReadingPlan(empty, pd.DataFrame(columns=PROGRESS_COLUMNS), len(coded), 0)
     texts = uncoded["text"].tolist()
-    model = fit_project_suggester(codebook, coded, min_examples=min_examples)
+    model = fit_project_suggester(codebook, coded, min_examples=min_examples, embedder=embedder)
     if model is not None:
         probabilities = model.predict_proba(texts)
         limits = model.thresholds()
@@ -226,10 +332,15 @@ def next_to_code(
         ).clip(lower=0)
         uncertainty = closeness.max(axis=1).to_numpy()
         closest = closeness.idxmax(axis=1).to_numpy()
+        progress = _progress(model, coded, probabilities)
     else:
         uncertainty = np.ones(len(texts))
         closest = np.array([None] * len(texts))
-    vectors = normalize(TfidfVectorizer(sublinear_tf=True, min_df=1).fit_transform(texts))
+        progress = pd.DataFrame(columns=PROGRESS_COLUMNS)
+    if embedder is not None:
+        vectors = embedder.embed(texts)
+    else:
+        vectors = normalize(TfidfVectorizer(sublinear_tf=True, min_df=1).fit_transform(texts))
     picked: list[int] = []
     best_similarity = np.zeros(len(texts))
     for _ in range(min(n, len(texts))):
@@ -237,10 +348,34 @@ def next_to_code(
         score[picked] = -np.inf
         choice = int(np.argmax(score))
         picked.append(choice)
+        similarity = vectors @ vectors[choice].T
         best_similarity = np.maximum(
-            best_similarity, np.asarray(vectors @ vectors[choice].T.toarray()).ravel()
+            best_similarity,
+            np.asarray(similarity.toarray() if sparse.issparse(similarity) else similarity).ravel(),
         )
     result = uncoded.iloc[picked][["excerpt_id", "source_id", "kind", "speaker", "text"]].copy()
     result.insert(4, "uncertainty", np.round(uncertainty[picked], 4))
     result.insert(5, "closest_code", closest[picked])
-    return result.reset_index(drop=True)
+    return ReadingPlan(result.reset_index(drop=True), progress, len(coded), len(uncoded))
+
+
+def _progress(model: CodeSuggester, coded: pd.DataFrame, probabilities: pd.DataFrame):
+    from evalkit.coding.evaluate import estimated_recall, to_read_for
+
+    rows = []
+    for code, fitted in model.models_.items():
+        if fitted is None or fitted.kind != "model":
+            continue  # a cold-start score is a similarity, not a probability
+        found = int(sum(code in labels for labels in coded["labels"]))
+        unread = probabilities[code].to_numpy()
+        recall = estimated_recall(found, unread)
+        rows.append(
+            {
+                "code": code,
+                "found": found,
+                "expected_unread": round(float(unread.sum()), 1),
+                "estimated_recall": round(recall, 4) if recall is not None else float("nan"),
+                "to_read_for_90": to_read_for(found, unread),
+            }
+        )
+    return pd.DataFrame(rows, columns=PROGRESS_COLUMNS)

@@ -152,7 +152,10 @@ class CodingMixin:
     # -- suggestions ----------------------------------------------------------------------
 
     def replace_open_suggestions(self, rows: list[dict], *, model_version: str) -> int:
-        """Withdraw unreviewed suggestions and store a new run's; returns how many."""
+        """Withdraw unreviewed suggestions and store a new run's; returns how many.
+
+        A row may carry its own ``model_version`` (a run that mixes coders); otherwise
+        ``model_version`` is recorded."""
         current = self.current_codebook_row()
         codebook_id = current["id"] if current is not None else None
         withdrawn = self._write("DELETE FROM suggestions WHERE status = 'suggested'").rowcount
@@ -178,7 +181,7 @@ class CodingMixin:
                     row["confidence"],
                     row["rationale"],
                     codebook_id,
-                    model_version,
+                    row.get("model_version") or model_version,
                     stamp,
                     self._actor,
                 ),

@@ -203,6 +203,17 @@ MIGRATIONS: list[str] = [
         FROM excerpts e WHERE e.source_id = NEW.id;
     END;
     """,
+    # 8: a cache of sentence embeddings, keyed by the text's sha256 and the model. It is
+    # derived data, not a decision: not in the undo history, and pruned to the texts of
+    # current excerpts whenever it is written or the project is de-identified.
+    """
+    CREATE TABLE embeddings (
+        text_hash TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (text_hash, model_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 # Tables whose rows undo can restore: everything but the audit log and the history itself.

@@ -132,3 +132,4 @@ def yaml_error_location(exc: yaml.YAMLError) -> tuple[int | None, str]:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return (mark.line + 1 if mark is not None else None), problem
+
