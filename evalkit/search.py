@@ -7,7 +7,11 @@ Four kinds of query:
 - ``lemma``: any inflection of the words, through spaCy's English lookup lemmas
   (``arrest`` finds *arrested*, *arrests*, *arresting*);
 - ``regex``: a regular expression, case-insensitive, in RE2's syntax (Python's without
-  backreferences or look-around), matched in time linear in the text.
+  backreferences or look-around), matched in time linear in the text;
+- ``meaning``: the excerpts closest in meaning to the query (cosine of sentence
+  embeddings, :mod:`evalkit.embedding`), best first, whether or not they share a word
+  with it (``nowhere to sleep`` finds *the shelter had no beds*). The whole excerpt is the
+  match, and ``score`` is the similarity.
 
 Word, phrase and lemma queries use the project's SQLite FTS5 index of excerpt text, which
 triggers keep in step with every ingest, de-identification and undo; a regular expression
@@ -30,7 +34,9 @@ import re2
 from evalkit.errors import EvalkitError
 from evalkit.util.patterns import compile_user_pattern
 
-MODES = ("word", "phrase", "lemma", "regex")
+MODES = ("word", "phrase", "lemma", "regex", "meaning")
+MEANING_LIMIT = 20  # hits a meaning search returns unless told
+MEANING_FLOOR = 0.25  # below this cosine, an excerpt is not about the query at all
 COLUMNS = (
     "left",
     "match",
@@ -127,6 +133,7 @@ def search(
     date_to: str | None = None,
     context: int = 50,
     limit: int | None = None,
+    embedder=None,
 ) -> pd.DataFrame:
     """Find a query in the project's excerpts and show each hit in its context.
 
@@ -145,23 +152,29 @@ def search(
     context
         Characters of context on each side.
     limit
-        At most this many hits.
+        At most this many hits (a meaning search: 20 unless told).
+    embedder
+        For ``mode="meaning"``: an :class:`evalkit.embedding.Embedder` (the project's
+        cached one, :func:`evalkit.project.embeddings.project_embedder`).
 
     Returns
     -------
     pandas.DataFrame
         One row per hit: ``left, match, right, excerpt_id, source_id, kind, speaker,
         sector, participant_id, date, start, end``; ``start``/``end`` are the match's
-        offsets in its source text, so ``source.text[start:end] == match``.
+        offsets in its source text, so ``source.text[start:end] == match``. A meaning
+        search adds ``score``.
     """
     if mode not in MODES:
         raise EvalkitError(f"mode must be one of {', '.join(MODES)}; got '{mode}'")
-    pattern = _highlighter(query, mode)
-    rows = store.excerpt_texts(None if mode == "regex" else _fts_query(query, mode))
+    if mode == "meaning" and embedder is None:
+        raise EvalkitError("a meaning search needs the sentence-embedding model")
+    pattern = None if mode == "meaning" else _highlighter(query, mode)
+    fts = None if mode in ("regex", "meaning") else _fts_query(query, mode)
     sources = {s.id: s for s in store.sources()}
     allowed = _allowed(store, code=code, without_code=without_code, coder=coder)
-    hits: list[dict[str, Any]] = []
-    for row in rows:
+    rows = []
+    for row in store.excerpt_texts(fts):
         source = sources[row["source_id"]]
         attrs = source.attributes
         if kind and source.kind != kind:
@@ -174,6 +187,13 @@ def search(
             continue
         if not _within(attrs.get("date"), date_from, date_to):
             continue
+        rows.append(row)
+    if mode == "meaning":
+        return _by_meaning(query, rows, sources, embedder, limit or MEANING_LIMIT)
+    hits: list[dict[str, Any]] = []
+    for row in rows:
+        source = sources[row["source_id"]]
+        attrs = source.attributes
         body = row["body"]
         for match in pattern.finditer(body):
             if match.end() == match.start():
@@ -198,6 +218,39 @@ def search(
             if limit is not None and len(hits) >= limit:
                 return pd.DataFrame(hits, columns=COLUMNS)
     return pd.DataFrame(hits, columns=COLUMNS)
+
+
+def _by_meaning(query: str, rows, sources, embedder, limit: int) -> pd.DataFrame:
+    import numpy as np
+
+    if not query.strip() or not rows:
+        return pd.DataFrame(columns=[*COLUMNS, "score"])
+    vectors = embedder.embed([row["body"] for row in rows])
+    scores = vectors @ embedder.embed([query])[0]
+    hits = []
+    for i in np.argsort(-scores, kind="stable")[:limit]:
+        if scores[i] < MEANING_FLOOR:
+            break
+        row = rows[i]
+        attrs = sources[row["source_id"]].attributes
+        hits.append(
+            {
+                "left": "",
+                "match": row["body"],
+                "right": "",
+                "excerpt_id": row["id"],
+                "source_id": row["source_id"],
+                "kind": sources[row["source_id"]].kind,
+                "speaker": row["speaker"],
+                "sector": attrs.get("sector"),
+                "participant_id": attrs.get("participant_id"),
+                "date": attrs.get("date"),
+                "start": row["start"],
+                "end": row["start"] + len(row["body"]),
+                "score": round(float(scores[i]), 4),
+            }
+        )
+    return pd.DataFrame(hits, columns=[*COLUMNS, "score"])
 
 
 def _allowed(store, *, code, without_code, coder) -> set[str] | None:

@@ -154,13 +154,13 @@ def test_the_project_cache_survives_runs_and_forgets_removed_text(
         again = embed_excerpts(store)
         assert again.embedded == 0 and again.cached == first.excerpts
         named = [t for t in store.excerpts_df()["text"] if "Ferrante" in t]
-        assert named and store.cached_vectors(first.model_id, [content_hash(named[0])])
+        assert named and store.cached("embedding", first.model_id, [content_hash(named[0])])
 
         roster = tmp_path / "roster.csv"
         roster.write_text("name,pseudonym,variants\nOdalys Ferrante,P09,\n", encoding="utf-8")
         deidentify_project(store, roster=roster, actor="t")
         # The vector of the text that held the name is gone; the others are kept.
-        assert not store.cached_vectors(first.model_id, [content_hash(named[0])])
+        assert not store.cached("embedding", first.model_id, [content_hash(named[0])])
         after = embed_excerpts(store)
         assert after.embedded == 1 and after.cached == first.excerpts - 1
     assert b"Ferrante" not in (tmp_path / "proj" / DB_NAME).read_bytes()
@@ -175,4 +175,4 @@ def test_cache_writes_are_not_operations(tmp_path: Path) -> None:
         embedder = project_embedder(store)
         embedder.embed(store.excerpts_df()["text"].tolist())
         assert len(store.audit_df()) == operations
-        assert store.embedding_count(embedder.model_id) == len(store.excerpts_df())
+        assert store.cache_count("embedding") == len(store.excerpts_df())

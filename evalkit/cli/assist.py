@@ -162,6 +162,9 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
             hint="evalkit coder-eval coded.csv --coder maria, or --project proj --coder maria",
         )
     llm = _llm(args)
+    if args.learning_curve:
+        _learning_curve(args)
+        return
     if args.gate is not None and not (llm and args.project):
         raise EvalkitError(
             "--gate records an LLM gate in a project",
@@ -247,6 +250,38 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
     rare = [c for c, e in result.codes.items() if "note" in e]
     if rare:
         note(f"too few positives for a model of their own: {', '.join(rare)}")
+
+
+def _learning_curve(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from evalkit.codebook import load_codebook
+    from evalkit.coding.evaluate import learning_curve, read_coded_units
+
+    try:
+        sizes = [int(s) for s in args.learning_curve.split(",") if s.strip()]
+    except ValueError:
+        raise EvalkitError(
+            f"--learning-curve takes sizes such as 100,200,400,800, not '{args.learning_curve}'"
+        ) from None
+    if args.project or args.llm:
+        raise EvalkitError("--learning-curve measures the learned coder on a coded file")
+    frame = read_coded_units(args.file)
+    codebook = load_codebook(args.codebook) if args.codebook else None
+    points = learning_curve(
+        frame,
+        args.coder,
+        sizes,
+        folds=args.folds,
+        seed=args.seed,
+        codebook=codebook,
+        embedder=_embedder(args),
+    )
+    table = pd.DataFrame([p.__dict__ for p in points])
+    if args.format == "json":
+        out(args, table.to_dict(orient="records"))
+        return
+    out(args, table)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -338,6 +373,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codebook", help="optional codebook for rule features and cold start")
     _embedding_options(p)
     _llm_options(p)
+    p.add_argument(
+        "--learning-curve",
+        metavar="SIZES",
+        help="κ ratio with the training folds cut to these sizes, e.g. 100,200,400,800",
+    )
     p.add_argument(
         "--gate",
         type=float,

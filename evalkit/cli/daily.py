@@ -12,6 +12,7 @@ from evalkit.store import Store
 
 def cmd_search(args: argparse.Namespace) -> None:
     from evalkit.project import code_hits
+    from evalkit.project.embeddings import project_embedder
     from evalkit.search import search
 
     with Store.open(args.project) as store:
@@ -29,13 +30,15 @@ def cmd_search(args: argparse.Namespace) -> None:
             date_to=args.date_to,
             context=args.context,
             limit=args.limit,
+            embedder=project_embedder(store) if args.mode == "meaning" else None,
         )
         if args.code_as:
             result = code_hits(store, hits, code=args.code_as, coder=args.coder, actor=args.user)
             out(args, {"hits": len(hits), **result, "undo": "evalkit undo --project ..."})
             return
     if args.format == "table":
-        hits = hits[["left", "match", "right", "excerpt_id", "sector"]]
+        shown = ["left", "match", "right", "excerpt_id", "sector"]
+        hits = hits[shown + (["score"] if "score" in hits else [])]
     out(args, hits)
 
 
@@ -44,9 +47,7 @@ def cmd_memo_add(args: argparse.Namespace) -> None:
     from evalkit.project import add_memo
 
     with Store.open(args.project) as store:
-        memo_id = add_memo(
-            store, args.title, body, on=args.on, target=args.target, actor=args.user
-        )
+        memo_id = add_memo(store, args.title, body, on=args.on, target=args.target, actor=args.user)
         title = store.memos_df().set_index("memo_id").loc[memo_id, "title"]
     out(args, {"memo_id": memo_id, "on": args.on, "target": args.target, "title": title})
 
@@ -125,9 +126,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mode",
         "-m",
-        choices=("word", "phrase", "lemma", "regex"),
+        choices=("word", "phrase", "lemma", "regex", "meaning"),
         default="word",
-        help="how to match (default: every word)",
+        help="how to match (default: every word; meaning: closest in meaning, by embeddings)",
     )
     p.add_argument("--kind", "-k", choices=KINDS, help="only sources of this kind")
     p.add_argument("--sector", help="only sources of this sector")

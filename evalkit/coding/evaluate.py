@@ -77,6 +77,7 @@ def coder_eval(
     min_examples: int = 8,
     embedder=None,
     make_coder=None,
+    max_train: int | None = None,
 ) -> CoderEval:
     """Cross-validated agreement of the suggester with ``coder``.
 
@@ -84,6 +85,8 @@ def coder_eval(
     folds). ``make_coder`` (no arguments, returns an unfitted coder with the
     :class:`CodeSuggester` contract: ``fit``, ``predict_proba``, ``thresholds``) measures
     another coder, such as :class:`evalkit.coding.llm.LLMCoder`, exactly the same way.
+    ``max_train`` fits each fold on a random ``max_train`` of its training units (seeded),
+    for learning curves; the test folds are unchanged.
 
     Returns
     -------
@@ -132,7 +135,14 @@ def coder_eval(
         from evalkit.embedding import CachedEmbedder
 
         embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
+    rng = np.random.default_rng(seed)
     for train, test in splitter.split(units):
+        if max_train is not None:
+            if max_train > len(train):
+                raise EvalkitError(
+                    f"{max_train} training units asked for, but a fold has only {len(train)}"
+                )
+            train = np.sort(rng.choice(train, size=max_train, replace=False))
         model = (
             make_coder()
             if make_coder is not None
@@ -247,6 +257,65 @@ def stopping_check(
         "true_recall": round(float(found[k - 1] / truth.sum()), 4),
         "estimated_recall": round(float(estimate[k - 1]), 4),
     }
+
+
+@dataclass(frozen=True)
+class LearningPoint:
+    """Agreement with the coder when the suggester learns from ``n_train`` units:
+    macro κ, the human-human κ on the same codes, and their ratio (None where the data
+    has too few units for that size: ``note`` says so)."""
+
+    n_train: int
+    kappa: float | None
+    human_kappa: float | None
+    ratio: float | None
+    recall_at_30pct_effort: float | None
+    note: str = ""
+
+
+def learning_curve(
+    frame: pd.DataFrame,
+    coder: str,
+    sizes: list[int],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    **options: Any,
+) -> list[LearningPoint]:
+    """:func:`coder_eval` with each fold's training set cut to each of ``sizes``.
+
+    Every size is measured on the same held-out folds, so the points differ only in how
+    much the suggester learned from. ``options`` go to :func:`coder_eval`.
+    """
+    units = frame.loc[frame["coder"].astype(str).str.strip() == coder, "unit"].nunique()
+    largest = units - int(math.ceil(units / folds))
+    points = []
+    for size in sizes:
+        if size > largest:
+            points.append(
+                LearningPoint(
+                    size,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"not measured: {coder} coded {units} unit(s), so a {folds}-fold training"
+                    f" set holds at most {largest}",
+                )
+            )
+            continue
+        result = coder_eval(frame, coder, folds=folds, seed=seed, max_train=size, **options)
+        kappa, human = result.macro["kappa"], result.macro["human_kappa"]
+        points.append(
+            LearningPoint(
+                size,
+                kappa,
+                human,
+                round(kappa / human, 4) if kappa is not None and human else None,
+                result.recall_at_30pct_effort,
+            )
+        )
+    return points
 
 
 def recall_at_effort(

@@ -20,8 +20,11 @@ The component works in anyone's pipeline that has a sentencizer and a lemmatizer
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,7 @@ from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
 from evalkit.nlp import pipeline
 from evalkit.util.patterns import compile_user_pattern
+from evalkit.util.text import content_hash
 
 SPAN_KEY = "evalkit_codes"
 NEGATIONS = frozenset({"not", "no", "never", "n't", "without", "nor", "neither", "none"})
@@ -199,8 +203,6 @@ def make_codebook_matcher(
 
 @lru_cache(maxsize=4)
 def _rule_pipeline(frozen_rules: str) -> Language:
-    import json
-
     # The matcher lemmatizes with the lookup table itself and finds sentence ends from
     # punctuation only where it has a match to check: a bare tokenizer is all it needs,
     # and both shortcuts avoid a Python object per token.
@@ -212,15 +214,32 @@ def _rule_pipeline(frozen_rules: str) -> Language:
 
 def rule_pipeline(codebook: Codebook) -> Language:
     """``spacy.blank("en")`` with this codebook's matcher."""
-    import json
-
     return _rule_pipeline(json.dumps(rules_config(codebook), sort_keys=True))
 
 
+@lru_cache(maxsize=1)
+def _engine_fingerprint() -> str:
+    # The matcher's own code and spaCy's version: a change to either changes the hits.
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(spacy.__version__.encode())
+    return digest.hexdigest()
+
+
+def rules_fingerprint(codebook: Codebook) -> str:
+    """What the hits of this codebook's rules depend on: the rules, the matcher, spaCy."""
+    digest = hashlib.sha256(_engine_fingerprint().encode())
+    digest.update(json.dumps(rules_config(codebook), sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
 def match_rules(
-    texts: list[str], codebook: Codebook, *, batch_size: int = 256
+    texts: list[str], codebook: Codebook, *, batch_size: int = 256, cache=None
 ) -> list[list[RuleHit]]:
     """Rule hits for each text, via ``nlp.pipe`` in batches.
+
+    ``cache`` (optional, a text cache as :class:`evalkit.embedding.CachedEmbedder` takes)
+    keeps each text's hits under the rules' fingerprint, so a re-run matches only new
+    texts.
 
     Examples
     --------
@@ -231,6 +250,34 @@ def match_rules(
     >>> match_rules(["We did not get pocket cards."], cb)
     [[]]
     """
+    if cache is None:
+        return _match(texts, codebook, batch_size)
+    version = rules_fingerprint(codebook)
+    keys = [content_hash(t) for t in texts]
+    known: dict[str, list[RuleHit]] = {}
+    for key, value in cache.cached("rules", version, dict.fromkeys(keys)).items():
+        try:
+            known[key] = [RuleHit(*hit) for hit in json.loads(value)]
+        except (TypeError, ValueError):
+            continue  # a damaged entry is recomputed
+    missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+    if missing:
+        fresh = dict(
+            zip(missing, _match(list(missing.values()), codebook, batch_size), strict=True)
+        )
+        known.update(fresh)
+        cache.cache(
+            "rules",
+            version,
+            {
+                k: json.dumps([[h.code, h.start, h.end, h.term] for h in hits]).encode()
+                for k, hits in fresh.items()
+            },
+        )
+    return [list(known[k]) for k in keys]
+
+
+def _match(texts: list[str], codebook: Codebook, batch_size: int) -> list[list[RuleHit]]:
     nlp = rule_pipeline(codebook)
     return [
         [RuleHit(s.label_, s.start_char, s.end_char, s._.evalkit_term) for s in doc.spans[SPAN_KEY]]

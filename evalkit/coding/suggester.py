@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 from evalkit.model import Codebook
 
 RULE_WEIGHT = 1.0
-DENSE_WEIGHT = 1.0
+DENSE_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ class CodeSuggester(BaseEstimator):
         start into embedding space. Its ``model_id`` becomes part of ``model_version_``.
     dense_weight
         Scale of the dense block against the TF-IDF blocks (each row of which has unit norm).
+    cache
+        Optional text cache for rule hits (see :func:`evalkit.coding.rules.match_rules`).
     min_examples
         Human examples a code needs before it gets its own model.
     C
@@ -125,6 +127,7 @@ class CodeSuggester(BaseEstimator):
         codebook: Codebook | None = None,
         embedder=None,
         dense_weight: float = DENSE_WEIGHT,
+        cache=None,
         min_examples: int = 8,
         C: float = 4.0,
         cv: int | None = None,
@@ -134,6 +137,7 @@ class CodeSuggester(BaseEstimator):
         self.codebook = codebook
         self.embedder = embedder
         self.dense_weight = dense_weight
+        self.cache = cache
         self.min_examples = min_examples
         self.C = C
         self.cv = cv
@@ -270,20 +274,21 @@ class CodeSuggester(BaseEstimator):
             return {}
         if self.embedder is not None:
             # The definition and each example are embedded on their own and averaged: one
-            # long concatenation would blur them into the model's window.
-            seeds = {}
+            # long concatenation would blur them into the model's window. One call for
+            # every code's parts.
+            parts: dict[str, list[str]] = {}
             for code in self.codebook.codes:
-                if code.name not in texts:
-                    continue
-                parts = [
-                    p
-                    for p in [" ".join([code.brief, code.definition, code.when_to_use]).strip()]
-                    + list(code.examples)
-                    if p.strip()
-                ] or [texts[code.name]]
-                seeds[code.name] = normalize(
-                    self.embedder.embed(parts).mean(axis=0, keepdims=True)
-                ).ravel()
+                if code.name in texts:
+                    fields = [" ".join([code.brief, code.definition, code.when_to_use]).strip()]
+                    parts[code.name] = [p for p in fields + list(code.examples) if p.strip()]
+                    parts[code.name] = parts[code.name] or [texts[code.name]]
+            flat = [p for chunk in parts.values() for p in chunk]
+            vectors = self.embedder.embed(flat)
+            seeds, start = {}, 0
+            for name, chunk in parts.items():
+                block = vectors[start : start + len(chunk)]
+                seeds[name] = normalize(block.mean(axis=0, keepdims=True)).ravel()
+                start += len(chunk)
             return seeds
         matrix = normalize(self.vectorizer_.transform(list(texts.values()))).toarray()
         return dict(zip(texts, matrix, strict=True))
@@ -296,7 +301,9 @@ class CodeSuggester(BaseEstimator):
     def _rule_hits(self, texts: Sequence[str]):
         from evalkit.coding.rules import match_rules
 
-        return match_rules(list(texts), self.codebook) if self.rule_codes_ else [[] for _ in texts]
+        if not self.rule_codes_:
+            return [[] for _ in texts]
+        return match_rules(list(texts), self.codebook, cache=self.cache)
 
     def _dense(self, texts: Sequence[str]) -> np.ndarray | None:
         if self.embedder is None:

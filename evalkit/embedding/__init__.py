@@ -289,9 +289,9 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
 class CachedEmbedder:
     """An embedder that embeds each distinct text once.
 
-    ``cache`` (optional) is anything with ``cached_vectors(model_id, hashes)`` and
-    ``cache_vectors(model_id, {hash: vector})`` (:class:`evalkit.store.Store` has both):
-    vectors are then kept across runs, keyed by text hash and model id. Without one, they
+    ``cache`` (optional) is a text cache: anything with ``cached(kind, version, hashes)``
+    and ``cache(kind, version, {hash: bytes})``, as :class:`evalkit.store.Store` has.
+    Vectors are then kept across runs, keyed by text hash and model id. Without one, they
     are kept for the life of this object.
     """
 
@@ -307,7 +307,11 @@ class CachedEmbedder:
         keys = [content_hash(str(t)) for t in texts]
         missing = [k for k in dict.fromkeys(keys) if k not in self._memory]
         if missing and self.cache is not None:
-            self._memory.update(self.cache.cached_vectors(self.model_id, missing))
+            stored = self.cache.cached("embedding", self.model_id, missing)
+            for key, value in stored.items():
+                vector = np.frombuffer(value, dtype=np.float32)
+                if vector.shape == (self.dimension,):
+                    self._memory[key] = vector
             missing = [k for k in missing if k not in self._memory]
         if missing:
             first = {k: str(t) for k, t in zip(keys, texts, strict=True)}
@@ -316,7 +320,11 @@ class CachedEmbedder:
             self._memory.update(new)
             self.computed += len(new)
             if self.cache is not None:
-                self.cache.cache_vectors(self.model_id, new)
+                self.cache.cache(
+                    "embedding",
+                    self.model_id,
+                    {k: np.asarray(v, dtype=np.float32).tobytes() for k, v in new.items()},
+                )
         if not keys:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([self._memory[k] for k in keys]).astype(np.float32)

@@ -113,6 +113,9 @@ class Admission:
         for a in self.pending:
             status = store.put_source(a.source, list(cut[a.source.id]))
             done[status].append(a.source.id)
+        if done["updated"]:
+            # A changed source's old excerpt texts are gone: so are their cached values.
+            store.prune_text_cache()
         remember(store, self.privacy)
         if self.pending:
             kinds = sorted({a.source.kind for a in self.pending})
@@ -192,14 +195,18 @@ def prepare(store, entries: Iterable[Entry], privacy: Privacy, *, route: str) ->
                 avoid = taken | excerpt_ids
             source_id = unique(slug(id_base), avoid)
             name = unique(name, names)
-        source = current if status == "unchanged" else Source(
-            id=source_id,
-            name=name,
-            kind=entry.kind,
-            text=redaction.text,
-            content_hash=digest,
-            attributes=attributes,
-            units=units,
+        source = (
+            current
+            if status == "unchanged"
+            else Source(
+                id=source_id,
+                name=name,
+                kind=entry.kind,
+                text=redaction.text,
+                content_hash=digest,
+                attributes=attributes,
+                units=units,
+            )
         )
         taken.add(source.id)
         names.add(source.name)

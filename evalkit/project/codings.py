@@ -152,9 +152,7 @@ def import_codings(
         privacy,
         route="codings import",
     )
-    unit_ids = {
-        unit: a.source.id for unit, a in zip(new_units, admission.items, strict=True)
-    }
+    unit_ids = {unit: a.source.id for unit, a in zip(new_units, admission.items, strict=True)}
     cut = admission.segment()
     clean = privacy.cleaner()
     coders = {c: clean(c) for c in table["coder"].unique()}

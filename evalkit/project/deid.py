@@ -221,7 +221,7 @@ def _apply(store, privacy, updated, cut, redactions, replaced, removed, old_id, 
             [row for s in updated for row in key_rows(s.id, replaced[old_id[s.id]])],
         )
         store.rebuild_search_index()
-        store.prune_embeddings()
+        store.prune_text_cache()
     return key_file, other, forgotten, moved
 
 

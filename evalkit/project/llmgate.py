@@ -12,18 +12,16 @@ says so; the report's methods section states the gate.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 
 from evalkit.codebook import require_codebook
 from evalkit.coding.evaluate import CoderEval, coder_eval
+from evalkit.coding.gate import GATE_SETTING, Gate, parse_gate
 from evalkit.coding.llm import LLMCoder, check_endpoint
 from evalkit.errors import EvalkitError
 from evalkit.store import now
-
-GATE_SETTING = "llm_gate"
 
 
 @dataclass(frozen=True)
@@ -47,38 +45,6 @@ class LLMSettings:
             timeout=self.timeout,
             allow_remote=self.allow_remote,
         )
-
-
-@dataclass(frozen=True)
-class Gate:
-    """A measured gate: the κ of the LLM coder per code, and the codes it may suggest."""
-
-    model: str
-    url: str
-    threshold: float
-    coder: str
-    n_units: int
-    folds: int
-    measured_at: str
-    measured_by: str
-    kappas: dict[str, float | None] = field(default_factory=dict)
-    human_kappas: dict[str, float | None] = field(default_factory=dict)
-
-    @property
-    def enabled(self) -> tuple[str, ...]:
-        return tuple(
-            sorted(c for c, k in self.kappas.items() if k is not None and k >= self.threshold)
-        )
-
-    def reason(self, code: str) -> str:
-        return (
-            f"LLM enabled for {code}: κ {self.kappas[code]:.2f} ≥ gate {self.threshold:.2f}"
-            f" against {self.coder} in {self.folds}-fold cross-validation on {self.n_units}"
-            f" coded excerpts ({self.measured_at[:10]})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "enabled": list(self.enabled)}
 
 
 def project_units(store, *, include_suggested: bool = False) -> pd.DataFrame:
@@ -157,13 +123,7 @@ def measure_gate(
 
 def current_gate(store) -> Gate | None:
     """The gate last measured in this project, if any."""
-    raw = store.setting(GATE_SETTING)
-    if not raw:
-        return None
-    try:
-        return Gate(**json.loads(raw))
-    except (TypeError, ValueError):
-        return None
+    return parse_gate(store.setting(GATE_SETTING))
 
 
 def llm_rows(store, llm: LLMSettings, codebook, coded, uncoded) -> tuple[list[dict], str]:

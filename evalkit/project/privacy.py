@@ -75,9 +75,7 @@ class Privacy:
             return name, []
         # Same length as the name, so spans found in it are spans of the name itself. Both
         # readings are needed: "m.okonkwo@example.org" is an e-mail only as written.
-        view = "".join(
-            " " if c in "_-." else (u if len(u := c.upper()) == 1 else c) for c in name
-        )
+        view = "".join(" " if c in "_-." else (u if len(u := c.upper()) == 1 else c) for c in name)
         in_view = [
             Replacement(r.start, r.end, r.type, name[r.start : r.end], r.token)
             for r in find_identifiers(view, roster=self.roster)

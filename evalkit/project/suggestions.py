@@ -40,14 +40,16 @@ def training_data(store) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def fit_project_suggester(
-    codebook: Codebook, coded: pd.DataFrame, *, min_examples: int = 8, embedder=None
+    codebook: Codebook, coded: pd.DataFrame, *, min_examples: int = 8, embedder=None, cache=None
 ) -> CodeSuggester | None:
-    """A suggester trained on the coded excerpts of :func:`training_data` (None under two)."""
+    """A suggester trained on the coded excerpts of :func:`training_data` (None under two).
+
+    ``cache`` (the store) keeps rule hits across runs."""
     if len(coded) < 2:
         return None
-    return CodeSuggester(codebook=codebook, min_examples=min_examples, embedder=embedder).fit(
-        coded["text"].tolist(), coded["labels"].tolist()
-    )
+    return CodeSuggester(
+        codebook=codebook, min_examples=min_examples, embedder=embedder, cache=cache
+    ).fit(coded["text"].tolist(), coded["labels"].tolist())
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ def run_suggestions(
     coded, uncoded = training_data(store)
     texts = uncoded["text"].tolist()
     rows: list[dict[str, Any]] = []
-    model = fit_project_suggester(codebook, coded, min_examples=min_examples, embedder=embedder)
+    model = fit_project_suggester(
+        codebook, coded, min_examples=min_examples, embedder=embedder, cache=store
+    )
     if model is not None:
         version = model.model_version_
         for excerpt_id, suggestions in zip(
@@ -123,7 +127,7 @@ def run_suggestions(
     else:
         version = "rules-only"
         for excerpt_id, hits in zip(
-            uncoded["excerpt_id"], match_rules(texts, codebook), strict=True
+            uncoded["excerpt_id"], match_rules(texts, codebook, cache=store), strict=True
         ):
             terms: dict[str, list[str]] = {}
             for hit in hits:
@@ -319,7 +323,9 @@ def plan_reading(
         )
         return ReadingPlan(empty, pd.DataFrame(columns=PROGRESS_COLUMNS), len(coded), 0)
     texts = uncoded["text"].tolist()
-    model = fit_project_suggester(codebook, coded, min_examples=min_examples, embedder=embedder)
+    model = fit_project_suggester(
+        codebook, coded, min_examples=min_examples, embedder=embedder, cache=store
+    )
     if model is not None:
         probabilities = model.predict_proba(texts)
         limits = model.thresholds()

@@ -27,6 +27,8 @@ from evalkit import analysis
 from evalkit.agreement import code_agreement
 from evalkit.codebook import require_codebook
 from evalkit.codebook.word import set_widths
+from evalkit.coding.gate import GATE_SETTING, parse_gate
+from evalkit.embedding import DEFAULT_MODEL_ID, DEFAULT_MODEL_SHA256
 from evalkit.errors import EvalkitError
 from evalkit.model import Codebook
 from evalkit.report.overview import KIND_TITLES
@@ -115,11 +117,44 @@ def _facts(store, codebook: Codebook, applied, sources, stats) -> dict[str, Any]
         "double_coded": int((double >= 2).sum()),
         "coded_excerpts": coded,
         "accepted_suggestions": len(accepted),
+        "suggestion_models": _suggestion_models(store),
+        "gate": parse_gate(store.setting(GATE_SETTING)),
         "agreement": agreement,
         "frequencies": analysis.code_frequencies(applied, by="kind"),
         "interviews": sources[sources["kind"] == "interview"],
         "date": dt.date.today().strftime("%d %B %Y"),
     }
+
+
+def _suggestion_models(store) -> list[str]:
+    """The model versions behind the suggestions people accepted (a run mixing coders
+    records them joined by "; ")."""
+    accepted = store.suggestions_df(status="accepted")
+    versions = {v.strip() for joined in accepted["model_version"] for v in str(joined).split(";")}
+    return sorted(v for v in versions if v)
+
+
+def _assistance(facts: dict) -> str:
+    """What the machine suggestions were made with, for the methods section."""
+    parts = []
+    models = facts["suggestion_models"]
+    if any(DEFAULT_MODEL_ID in m for m in models):
+        parts.append(
+            "Suggestions came from a classifier trained on the team's own coding (word and "
+            "character TF-IDF, the codebook's rules, and sentence embeddings from "
+            "all-MiniLM-L6-v2 run on this computer, its model file checked against sha256 "
+            f"{DEFAULT_MODEL_SHA256[:12]}…)."
+        )
+    gate = facts["gate"]
+    if gate is not None:
+        enabled = ", ".join(gate.enabled) or "none"
+        parts.append(
+            f"A local language model ({gate.model}) was measured like a human coder: "
+            f"{gate.folds}-fold cross-validation against {gate.coder} on {gate.n_units} coded "
+            f"excerpts. It was allowed to suggest only the codes where its Cohen's κ reached "
+            f"{gate.threshold:.2f}: {enabled}."
+        )
+    return " ".join(parts)
 
 
 # -- document furniture ------------------------------------------------------------------------
@@ -274,7 +309,8 @@ def _methods(document: DocumentType, facts: dict) -> None:
     document.add_paragraph(
         f"Coders: {', '.join(coders)}. {facts['double_coded']} excerpts were double-coded to "
         f"measure agreement. {facts['accepted_suggestions']} machine suggestions were accepted "
-        "by a named reviewer after reading; suggestions never count until a person accepts them."
+        "by a named reviewer after reading; suggestions never count until a person accepts them. "
+        + _assistance(facts)
     )
     agreement = facts["agreement"]
     if agreement is not None:

@@ -17,9 +17,9 @@ from typing import Any
 
 from evalkit.store.backups import BackupsMixin
 from evalkit.store.base import StoreBase, default_actor, now
+from evalkit.store.cache import TextCacheMixin
 from evalkit.store.check import CheckMixin
 from evalkit.store.coding import CodingMixin
-from evalkit.store.embeddings import EmbeddingsMixin
 from evalkit.store.history import HistoryMixin
 from evalkit.store.memos import MemosMixin
 from evalkit.store.reviews import ReviewsMixin
@@ -30,7 +30,7 @@ from evalkit.store.sources import SourcesMixin
 class Store(
     SourcesMixin,
     CodingMixin,
-    EmbeddingsMixin,
+    TextCacheMixin,
     ReviewsMixin,
     MemosMixin,
     HistoryMixin,

@@ -93,9 +93,7 @@ class HistoryMixin:
     def compact_later(self) -> None:
         """Mark (inside the current operation) that the store must be compacted: if the
         process dies before :meth:`compact` runs, the next open compacts first."""
-        self._write(
-            "INSERT OR REPLACE INTO project (key, value) VALUES ('compact_pending', '1')"
-        )
+        self._write("INSERT OR REPLACE INTO project (key, value) VALUES ('compact_pending', '1')")
 
     def redact_free_text(self, transform) -> dict[str, int]:
         """Rewrite every free-text column that is not source text (memos, CAB comments,

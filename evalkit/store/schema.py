@@ -203,15 +203,17 @@ MIGRATIONS: list[str] = [
         FROM excerpts e WHERE e.source_id = NEW.id;
     END;
     """,
-    # 8: a cache of sentence embeddings, keyed by the text's sha256 and the model. It is
-    # derived data, not a decision: not in the undo history, and pruned to the texts of
-    # current excerpts whenever it is written or the project is de-identified.
+    # 8: a cache of what is computed from an excerpt's text alone (sentence embeddings,
+    # rule hits), keyed by the text's sha256, what was computed and with which version
+    # (model id, rules fingerprint). Derived data, not a decision: not in the undo
+    # history, and pruned to the texts of current excerpts when sources change.
     """
-    CREATE TABLE embeddings (
+    CREATE TABLE text_cache (
         text_hash TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (text_hash, model_id)
+        kind TEXT NOT NULL,
+        version TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (kind, version, text_hash)
     ) WITHOUT ROWID;
     """,
 ]
