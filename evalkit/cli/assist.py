@@ -229,7 +229,7 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
     table = pd.DataFrame.from_dict(result.codes, orient="index").rename_axis("code")
     print(
         f"{result.n_units} units coded by {result.coder}, {result.folds}-fold"
-        f" cross-validation, {result.seconds} s"
+        f" cross-validation of {result.model}, {result.seconds} s"
     )
     print(table.reset_index().drop(columns=["note"], errors="ignore").to_string(index=False))
     macro = result.macro

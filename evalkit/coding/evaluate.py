@@ -62,6 +62,7 @@ class CoderEval:
     macro: dict[str, Any]
     recall_at_30pct_effort: float | None
     seconds: float
+    model: str = ""  # what was measured: the coder's features and models, without fold detail
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -174,7 +175,9 @@ def coder_eval(
             "f1": round(float(f1), 4),
             "kappa": _kappa(y, predicted),
         }
-        stop = stopping_check(probabilities[code].to_numpy(), y)
+        # Only a calibrated model's scores are probabilities; a cold start's are similarities.
+        calibrated = make_coder is not None or y.sum() >= min_examples
+        stop = stopping_check(probabilities[code].to_numpy(), y) if calibrated else None
         if stop is not None:
             entry["stop_read_share"] = stop["read_share"]
             entry["stop_true_recall"] = stop["true_recall"]
@@ -205,7 +208,14 @@ def coder_eval(
         macro=macro,
         recall_at_30pct_effort=recall_at_effort(probabilities, truth, EFFORT),
         seconds=round(time.perf_counter() - started, 2),
+        model=_describe(model),
     )
+
+
+def _describe(model) -> str:
+    version = str(getattr(model, "model_version_", type(model).__name__))
+    # A learned coder's version ends in a digest of its fold's training data.
+    return version.rsplit("-", 1)[0] if isinstance(model, CodeSuggester) else version
 
 
 STOP_RECALL = 0.90
