@@ -615,7 +615,8 @@ def test_damaged_packet_is_one_line_naming_the_part(coded: Store, tmp_path: Path
             tmp_path / f"a.{fmt}"
         )
         rewrite_zip(path, {part: lambda data: data[: len(data) // 2]})
-        with pytest.raises(PacketError, match=rf"cannot open the .*{part} is not well-formed XML"):
+        broken = rf"cannot open the .*part '{part}' is not well-formed XML"
+        with pytest.raises(PacketError, match=broken):
             import_packet(coded, path)
         assert main(["review-import", str(path), "-p", str(coded.folder)]) == 2
         err = capsys.readouterr().err

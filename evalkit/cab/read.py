@@ -9,12 +9,11 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
 
 from evalkit.cab.binding import CHECK_LENGTH
 from evalkit.errors import PacketError
 from evalkit.report.packet import CHECK_HEADER, CHOICES, COLUMNS, IDENTITY_PREFIX
-from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip
+from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip, malformed_part
 
 _MARK = re.compile(
     r"[\u2612\u2611\u2713\u2714\u2717\u2718\u25a0\u25cf\u2716]|(?<![a-z])x(?![a-z])", re.I
@@ -162,34 +161,9 @@ def _identity(values: list[str | None], path: Path) -> tuple[str, str]:
 
 
 def _cannot_open(path: Path, kind: str, exc: Exception, hint: str) -> PacketError:
-    part = _malformed_part(path)
+    part = malformed_part(path)
     what = f": {part}" if part else f" ({exc.__class__.__name__})"
     return PacketError(f"cannot open the {kind}{what}", path=path, hint=hint)
-
-
-def _malformed_part(path: Path) -> str | None:
-    """Which XML part inside the package does not parse, to name it in the error."""
-    import defusedxml.ElementTree as SafeET
-    from defusedxml import DefusedXmlException
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if not info.filename.endswith((".xml", ".rels")):
-                    continue
-                try:
-                    SafeET.fromstring(archive.read(info), forbid_dtd=True)
-                except DefusedXmlException:
-                    return f"{info.filename} declares a DTD or entities, which is refused"
-                except ParseError as exc:
-                    line, column = getattr(exc, "position", (None, None))
-                    return (
-                        f"{info.filename} is not well-formed XML (line {line}, column {column});"
-                        " the file is damaged or was cut short"
-                    )
-    except DAMAGED_FILE_ERRORS:
-        return None
-    return None
 
 
 def _read_docx(path: Path) -> tuple[str, str, list[ReadRow]]:

@@ -212,7 +212,7 @@ def check_unique_guids(
     """Two elements with one GUID would send every reference to whichever came last."""
     seen: dict[str, Element] = {}
     for element in root.iter():
-        guid = _guid_key(element.get("guid"))
+        guid = guid_key(element.get("guid"))
         # A codebook's <MemberCode guid=…> refers to a code; it does not name a new element.
         if not guid or _local(element.tag).startswith("Member"):
             continue
@@ -226,7 +226,8 @@ def check_unique_guids(
         seen[guid] = element
 
 
-def _guid_key(guid: str | None) -> str:
+def guid_key(guid: str | None) -> str:
+    """GUIDs compare without case or braces: ``{ABC-…}`` is ``abc-…``."""
     return (guid or "").strip().strip("{}").lower()
 
 

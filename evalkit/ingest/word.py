@@ -9,7 +9,7 @@ from pathlib import Path
 
 from evalkit.errors import InputFileError
 from evalkit.ingest.base import Extracted, iso_date, normalise_newlines, require_text
-from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip
+from evalkit.util.archive import DAMAGED_FILE_ERRORS, check_zip, malformed_part
 
 # An encrypted .docx is not a zip at all but an OLE compound file, as is a legacy .doc.
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -83,26 +83,8 @@ def read_docx(path: Path) -> list[Extracted]:
 
 
 def _malformed(path: Path, exc: Exception) -> str:
-    """Which part of the package is not well-formed XML, for the message.
-
-    python-docx does not say which part it was parsing, so parse each XML part again (the
-    archive guard has already bounded their sizes) and name the first that fails.
-    """
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith((".xml", ".rels")):
-                continue
-            try:
-                etree.fromstring(archive.read(info), parser)
-            except etree.XMLSyntaxError as error:
-                return (
-                    f"the part '{info.filename}' is not well-formed XML"
-                    f" ({_first_line(error)})"
-                )
-    return f"a part is not well-formed XML ({_first_line(exc)})"
+    """Which part of the package is not well-formed XML, for the message."""
+    return malformed_part(path) or f"a part is not well-formed XML ({_first_line(exc)})"
 
 
 def _first_line(exc: Exception) -> str:

@@ -41,7 +41,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
-from evalkit.codebook.refi import check_unique_guids
+from evalkit.codebook.refi import check_unique_guids, guid_key
 from evalkit.errors import ExchangeError
 from evalkit.model import Code, Codebook, Excerpt, Source
 from evalkit.util.archive import SafeArchive
@@ -50,11 +50,6 @@ from evalkit.util.xml import PROJECT_NS, parse_untrusted, require_valid, schema_
 _NS = uuid.UUID("0b6f2c8e-5d1a-4c1e-9f3b-8a7e6d5c4b3a")
 KIND_VARIABLE = "evalkit.kind"
 _Q = f"{{{PROJECT_NS}}}"
-
-
-def _key(guid: str | None) -> str:
-    """GUIDs compare without case or braces: ``{ABC-…}`` is ``abc-…``."""
-    return (guid or "").strip().strip("{}").lower()
 
 
 def _guid(*parts: str) -> str:
@@ -362,7 +357,7 @@ class QdpxContent:
     @property
     def code_for(self) -> dict[str, str]:
         """Code GUID -> code name."""
-        return {_key(c.guid): c.name for c in self.codebook.codes} if self.codebook else {}
+        return {guid_key(c.guid): c.name for c in self.codebook.codes} if self.codebook else {}
 
     def notes(self, sources: dict[str, str], excerpts: dict[str, str]) -> list[dict]:
         """The Notes as memos, given where sources and selections landed (GUID -> ID)."""
@@ -386,7 +381,7 @@ def read_qdpx(path: str | Path, report: QdpxImport) -> QdpxContent:
     check_unique_guids(root, path, ExchangeError)
     report.origin = root.get("origin")
     users = {
-        _key(u.get("guid")): (u.get("name") or u.get("guid", "")).strip()
+        guid_key(u.get("guid")): (u.get("name") or u.get("guid", "")).strip()
         for u in root.iter(f"{_Q}User")
     }
     codebook = _codebook(root, data, path, report)
@@ -409,7 +404,7 @@ def _notes(root: Element, users, codes, sources, excerpts) -> list[dict]:
     project); notes nothing refers to, or whose target was skipped, go on the project."""
     targets: dict[str, tuple[str, str | None]] = {}
     for ref in root.findall(f"{_Q}NoteRef"):
-        targets.setdefault(_key(ref.get("targetGUID")), ("project", None))
+        targets.setdefault(guid_key(ref.get("targetGUID")), ("project", None))
     places = (
         ("Code", "code", codes),
         ("TextSource", "source", sources),
@@ -417,20 +412,20 @@ def _notes(root: Element, users, codes, sources, excerpts) -> list[dict]:
     )
     for tag, kind, lookup in places:
         for element in root.iter(f"{_Q}{tag}"):
-            target = lookup.get(_key(element.get("guid")))
+            target = lookup.get(guid_key(element.get("guid")))
             for ref in element.findall(f"{_Q}NoteRef"):
                 if target is not None:
-                    targets[_key(ref.get("targetGUID"))] = (kind, target)
+                    targets[guid_key(ref.get("targetGUID"))] = (kind, target)
     found = []
     for note in root.findall(f"{_Q}Notes/{_Q}Note"):
-        kind, target = targets.get(_key(note.get("guid")), ("project", None))
+        kind, target = targets.get(guid_key(note.get("guid")), ("project", None))
         found.append(
             {
                 "title": (note.get("name") or "Note").strip() or "Note",
                 "body": note.findtext(f"{_Q}PlainTextContent") or "",
                 "on": kind,
                 "target": target,
-                "author": users.get(_key(note.get("creatingUser"))) or "unknown",
+                "author": users.get(guid_key(note.get("creatingUser"))) or "unknown",
             }
         )
     return found
@@ -513,18 +508,19 @@ def merge_codebooks(current: Codebook | None, incoming: Codebook) -> Codebook:
 def _cases(root: Element) -> tuple[dict[str, dict[str, Any]], list[str], int]:
     """Source GUID -> attributes from Cases (and the TextSource's own VariableValues)."""
     variables = {
-        _key(v.get("guid")): v.get("name") or v.get("guid", "") for v in root.iter(f"{_Q}Variable")
+        guid_key(v.get("guid")): v.get("name") or v.get("guid", "")
+        for v in root.iter(f"{_Q}Variable")
     }
     attributes: dict[str, dict[str, Any]] = {}
     cases = root.findall(f"{_Q}Cases/{_Q}Case")
     for case in cases:
         values = _values(case, variables)
         for ref in case.findall(f"{_Q}SourceRef"):
-            attributes.setdefault(_key(ref.get("targetGUID")), {}).update(values)
+            attributes.setdefault(guid_key(ref.get("targetGUID")), {}).update(values)
     for source in _sources(root):
         own = _values(source, variables)
         if own:
-            attributes.setdefault(_key(source.get("guid")), {}).update(own)
+            attributes.setdefault(guid_key(source.get("guid")), {}).update(own)
     return attributes, sorted(set(variables.values())), len(cases)
 
 
@@ -532,7 +528,7 @@ def _values(element: Element, variables: dict[str, str]) -> dict[str, Any]:
     values = {}
     for value in element.findall(f"{_Q}VariableValue"):
         ref = value.find(f"{_Q}VariableRef")
-        name = variables.get(_key(ref.get("targetGUID")) if ref is not None else "")
+        name = variables.get(guid_key(ref.get("targetGUID")) if ref is not None else "")
         if name is None:
             continue
         for child in value:
@@ -619,7 +615,7 @@ def _text_source(
             )
             continue
         kept.append(sel)
-    return _Text(guid, name, text, kept, attributes.get(_key(guid), {}))
+    return _Text(guid, name, text, kept, attributes.get(guid_key(guid), {}))
 
 
 def _source_bytes(files, reference: str | None) -> bytes | None:

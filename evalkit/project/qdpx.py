@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from evalkit.codebook.refi import guid_key
 from evalkit.deid import Roster, key_rows
 from evalkit.errors import ExchangeError
 from evalkit.interop.refi import (
     KIND_VARIABLE,
     QdpxImport,
-    _key,
     merge_codebooks,
     read_qdpx,
     selections_on,
@@ -92,7 +92,7 @@ def import_qdpx(
     code_for = content.code_for
     for item, admitted in zip(content.texts, admission.items, strict=True):
         source = admitted.source
-        source_for[_key(item.guid)] = source.id
+        source_for[guid_key(item.guid)] = source.id
         if admitted.status == "unchanged":
             # The same text is already here (an earlier import): code it there.
             report.warnings.append(
@@ -111,10 +111,10 @@ def import_qdpx(
         cut[source.id] = excerpts
         for selection in selections:
             excerpt_id = span_ids[(selection.start, selection.end)]
-            excerpt_for[_key(selection.guid)] = excerpt_id
+            excerpt_for[guid_key(selection.guid)] = excerpt_id
             report.selections += 1
             for coding_guid, user_guid, code_guid in selection.codings:
-                code = code_for.get(_key(code_guid))
+                code = code_for.get(guid_key(code_guid))
                 if code is None:
                     report.skipped.append(
                         {
@@ -124,7 +124,7 @@ def import_qdpx(
                         }
                     )
                     continue
-                coder = users.get(_key(user_guid)) or user_guid or "unknown"
+                coder = users.get(guid_key(user_guid)) or user_guid or "unknown"
                 seen_codings[(excerpt_id, coder, code)] += 1
                 rows.append((excerpt_id, coder, code))
         if admitted.replaced:

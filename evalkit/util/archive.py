@@ -324,3 +324,38 @@ def _where(chain: tuple[str, ...]) -> str:
 
 def _reason(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def malformed_part(path: str | Path) -> str | None:
+    """Which XML part of a zip package does not parse, said for an error message, or None.
+
+    Readers such as python-docx do not say which part failed; this parses each ``.xml``
+    and ``.rels`` part again (call it after :func:`check_zip`, which bounds their sizes)
+    and names the first that is not well-formed or declares a DTD.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith((".xml", ".rels")):
+                    continue
+                try:
+                    SafeET.fromstring(archive.read(info), forbid_dtd=True)
+                except DefusedXmlException:
+                    return (
+                        f"the part '{info.filename}' declares a DTD or entities, which is refused"
+                    )
+                except ParseError as exc:
+                    line, column = getattr(exc, "position", (None, None))
+                    return (
+                        f"the part '{info.filename}' is not well-formed XML (line {line},"
+                        f" column {column}); the file is damaged or was cut short"
+                    )
+    except DAMAGED_FILE_ERRORS:
+        return None
+    return None
+
