@@ -4,8 +4,9 @@
    ONNX) over every turn of the QMSum committee transcripts (412k words), words/s on this
    machine's cores, and peak RSS.
 2. ``project``: the real workflow at each scale. A project holds the sample corpus (with
-   its two coders' codings, the training data) and the QMSum transcripts (copies carry a
-   distinct header line); ``run_suggestions`` with the project's cached embedder scores
+   its two coders' codings, the training data) and the QMSum transcripts (every turn of
+   a copy carries its copy number, so no text repeats and the cache cannot share work
+   between copies); ``run_suggestions`` with the project's cached embedder scores
    every uncoded excerpt, twice: the first run embeds them all, the re-run finds them in
    the store's cache. Words/s of the uncoded text, for each run.
 3. ``suggest``: rules + suggestions without embeddings (the TF-IDF suggester alone),
@@ -108,7 +109,7 @@ def measure_project(corpus: Path, scale: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "transcripts"
         folder.mkdir()
-        write_transcripts(corpus, folder, scale)
+        write_transcripts(corpus, folder, scale, distinct=True)
         data = sample_data_dir()
         with Store.init(Path(tmp) / "project", actor="bench") as store:
             ingest_sample(store, data, actor="bench", key_path=Path(tmp) / "key.csv")

@@ -23,7 +23,11 @@ from pathlib import Path
 from _common import DEFAULT_CORPUS, in_subprocess, meetings, peak_rss_mb
 
 
-def write_transcripts(corpus: Path, folder: Path, scale: int) -> int:
+def write_transcripts(corpus: Path, folder: Path, scale: int, *, distinct: bool = False) -> int:
+    """Write ``scale`` copies of the corpus as transcripts; returns the words written.
+
+    With ``distinct``, every turn of copy k starts with "(copy k)", so that no excerpt
+    text repeats across copies (what caches keyed by text would otherwise share)."""
     words = 0
     for copy in range(scale):
         for meeting in meetings(corpus):
@@ -32,6 +36,8 @@ def write_transcripts(corpus: Path, folder: Path, scale: int) -> int:
             for turn in turns:
                 content = " ".join(turn["content"].split())
                 if content:
+                    if distinct:
+                        content = f"(copy {copy + 1}) {content}"
                     lines.append(f"{turn['speaker']}: {content}")
                     lines.append("")
                     words += len(turn["speaker"].split()) + len(content.split())

@@ -160,3 +160,17 @@ def test_search_by_meaning_finds_excerpts_without_the_words(copy_project, sample
     # Meaning, not words: the best hits are about housing and shelter.
     assert any(re.search(r"hous|shelter|bed", m, re.I) for m in hits["match"].head(3))
     assert hits["sector"].notna().any() or hits["kind"].notna().all()
+
+
+def test_scoring_in_batches_changes_nothing(long, embedder, monkeypatch) -> None:
+    import evalkit.coding.suggester as suggester
+
+    maria = long[long["coder"] == "maria"]
+    labels = maria.groupby("unit")["code"].apply(lambda c: {x for x in c if x})
+    texts = maria.groupby("unit")["text"].first()[labels.index].tolist()
+    model = suggester.CodeSuggester(codebook=load_codebook(CODEBOOK), embedder=embedder)
+    model.fit(texts, labels.tolist())
+    whole, suggested = model.predict_proba(texts[:25]), model.suggest(texts[:25])
+    monkeypatch.setattr(suggester, "SCORE_BATCH", 4)
+    assert np.allclose(model.predict_proba(texts[:25]).to_numpy(), whole.to_numpy())
+    assert model.suggest(texts[:25]) == suggested

@@ -76,6 +76,13 @@ def test_demo_ingests_the_whole_sample_corpus_offline(demo: dict) -> None:
     assert "Evaluation corpus overview" in "\n".join(p.text for p in overview.paragraphs)
 
 
+def test_the_demo_suggests_with_the_embedding_model_offline(demo: dict) -> None:
+    # The sentence embeddings ran with sockets blocked: the model is local, checked by sha256.
+    assert "all-MiniLM-L6-v2-onnx-int8" in demo["suggestions"]["model_version"]
+    with Store.open(demo["project"]) as store:
+        assert store.cache_count("embedding") > 0
+
+
 def test_sample_corpus_meets_its_brief() -> None:
     interviews = list((SAMPLE / "interviews").iterdir())
     suffixes = {p.suffix for p in interviews}

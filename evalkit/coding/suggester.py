@@ -46,6 +46,7 @@ from threadpoolctl import threadpool_limits
 from evalkit.model import Codebook
 
 RULE_WEIGHT = 1.0
+SCORE_BATCH = 2000  # texts scored at a time: memory stays flat however many there are
 DENSE_WEIGHT = 2.0
 
 
@@ -344,7 +345,12 @@ class CodeSuggester(BaseEstimator):
 
     def predict_proba(self, texts: Sequence[str]) -> pd.DataFrame:
         """Confidence per text (rows) and code (columns), between 0 and 1."""
-        probabilities, _ = self._score([str(t) for t in texts])
+        self._check_fitted()
+        texts = [str(t) for t in texts]
+        parts = [
+            self._score(texts[i : i + SCORE_BATCH])[0] for i in range(0, len(texts), SCORE_BATCH)
+        ]
+        probabilities = np.vstack(parts) if parts else np.zeros((0, len(self.codes_)))
         return pd.DataFrame(probabilities, columns=self.codes_)
 
     def _score(self, texts: list[str], hits=None) -> tuple[np.ndarray, sparse.csr_matrix]:
@@ -381,6 +387,12 @@ class CodeSuggester(BaseEstimator):
     def suggest(self, texts: Sequence[str], *, max_terms: int = 3) -> list[list[Suggestion]]:
         """Suggestions per text, each with its confidence and a short rationale."""
         texts = [str(t) for t in texts]
+        if len(texts) > SCORE_BATCH:
+            return [
+                found
+                for i in range(0, len(texts), SCORE_BATCH)
+                for found in self.suggest(texts[i : i + SCORE_BATCH], max_terms=max_terms)
+            ]
         hits = self._rule_hits(texts) if self.rule_codes_ else None
         probabilities, text_features = self._score(texts, hits)
         limits = np.array([self.thresholds()[c] for c in self.codes_])
