@@ -202,15 +202,13 @@ def cmd_coder_eval(args: argparse.Namespace) -> None:
         if llm is not None:
             if codebook is None:
                 raise EvalkitError("the LLM coder needs the codebook", hint="Add --codebook FILE")
-            from evalkit.project.llmgate import LLMSettings
-
             result = coder_eval(
                 frame,
                 args.coder,
                 folds=args.folds,
                 seed=args.seed,
                 codebook=codebook,
-                make_coder=lambda: LLMSettings.coder(llm, codebook),
+                make_coder=lambda: llm.coder(codebook),
             )
         else:
             result = coder_eval(

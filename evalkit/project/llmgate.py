@@ -21,7 +21,7 @@ from evalkit.coding.evaluate import CoderEval, coder_eval
 from evalkit.coding.gate import GATE_SETTING, Gate, parse_gate
 from evalkit.coding.llm import LLMCoder, check_endpoint
 from evalkit.errors import EvalkitError
-from evalkit.store import now
+from evalkit.store import default_actor, now
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,6 @@ def measure_gate(
     )
     if threshold is None:
         return result, None
-    from evalkit.store import default_actor
-
     gate = Gate(
         model=llm.model,
         url=llm.url,
