@@ -336,3 +336,19 @@ def test_cli_memo_and_code_commands(coded: Store, capsys) -> None:
     assert [m["title"] for m in listed] == ["Beds"]  # the memo followed its code
     assert main(["code", "delete", "NOPE", "-p", folder]) == 2
     assert "no code named 'NOPE'" in capsys.readouterr().err
+
+
+def test_recommendation_memos(coded: Store, capsys) -> None:
+    folder = str(coded.folder)
+    add = ["memo", "add", "-p", folder, "--on", "code", "--target", "HOUSING_GAP"]
+    assert main([*add, "--title", "A note", "--text", "Beds again."]) == 0
+    assert (
+        main([*add, "--title", "Fund beds", "--text", "Fund 20 beds.", "--recommendation"]) == 0
+    )
+    capsys.readouterr()
+    assert main(["memo", "list", "-p", folder, "--recommendations", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(m["title"], m["kind"]) for m in listed] == [("Fund beds", "recommendation")]
+    assert list(coded.memos_df()["kind"]) == ["note", "recommendation"]
+    with coded.transaction(actor="maria"), pytest.raises(EvalkitError, match="kind is one of"):
+        coded.add_memo("x", author="maria", kind="wish")

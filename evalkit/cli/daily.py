@@ -47,14 +47,22 @@ def cmd_memo_add(args: argparse.Namespace) -> None:
     from evalkit.project import add_memo
 
     with Store.open(args.project) as store:
-        memo_id = add_memo(store, args.title, body, on=args.on, target=args.target, actor=args.user)
+        kind = "recommendation" if args.recommendation else "note"
+        memo_id = add_memo(
+            store, args.title, body, on=args.on, target=args.target, kind=kind, actor=args.user
+        )
         title = store.memos_df().set_index("memo_id").loc[memo_id, "title"]
-    out(args, {"memo_id": memo_id, "on": args.on, "target": args.target, "title": title})
+    out(
+        args,
+        {"memo_id": memo_id, "on": args.on, "target": args.target, "title": title, "kind": kind},
+    )
 
 
 def cmd_memo_list(args: argparse.Namespace) -> None:
     with Store.open(args.project) as store:
-        frame = store.memos_df(on=args.on, target=args.target)
+        frame = store.memos_df(
+            on=args.on, target=args.target, kind="recommendation" if args.recommendations else None
+        )
     if args.format == "table":
         frame = frame.drop(columns=["body"])
     out(args, frame)
@@ -169,6 +177,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="what the memo is about (default: the project)",
     )
     p.add_argument("--target", help="the code name, source ID or excerpt ID")
+    p.add_argument(
+        "--recommendation",
+        action="store_true",
+        help="mark the memo as a recommendation (the report lists these under Recommendations)",
+    )
     p = command(
         memos, "list", cmd_memo_list, "list memos, oldest first", "evalkit memo list --project proj"
     )
@@ -178,6 +191,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="only memos on this kind of thing",
     )
     p.add_argument("--target", help="only memos on this code, source or excerpt")
+    p.add_argument("--recommendations", action="store_true", help="only recommendations")
     p = command(memos, "show", cmd_memo_show, "show one memo", "evalkit memo show 3 -p proj")
     p.add_argument("memo_id", type=int, help="the memo's number, from 'evalkit memo list'")
 

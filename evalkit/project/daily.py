@@ -17,6 +17,7 @@ def add_memo(
     *,
     on: str = "project",
     target: str | None = None,
+    kind: str = "note",
     actor: str | None = None,
 ) -> int:
     """Write a memo, de-identified like everything else that enters; returns its ID.
@@ -28,7 +29,7 @@ def add_memo(
     clean = privacy.cleaner()
     title, body = clean(title), clean(body)
     with store.transaction(actor=actor, command="memo add"):
-        memo_id = store.add_memo(title, body, on=on, target=target, author=store._actor)
+        memo_id = store.add_memo(title, body, on=on, target=target, author=store._actor, kind=kind)
         write_key_rows(privacy, key_rows(f"memo:{memo_id}", clean.found))
     return memo_id
 

@@ -21,6 +21,7 @@ from evalkit.store.cache import TextCacheMixin
 from evalkit.store.check import CheckMixin
 from evalkit.store.coding import CodingMixin
 from evalkit.store.history import HistoryMixin
+from evalkit.store.matrix import MatrixMixin
 from evalkit.store.memos import MemosMixin
 from evalkit.store.reviews import ReviewsMixin
 from evalkit.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
@@ -33,6 +34,7 @@ class Store(
     TextCacheMixin,
     ReviewsMixin,
     MemosMixin,
+    MatrixMixin,
     HistoryMixin,
     BackupsMixin,
     CheckMixin,

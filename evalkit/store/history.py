@@ -105,6 +105,7 @@ class HistoryMixin:
             "suggestions": ("rationale",),
             "packets": ("reviewer", "selection", "items"),
             "codebooks": ("yaml",),
+            "rqa_cells": ("draft", "evidence", "drafted_by", "summary", "edited_by"),
         }
         changed: dict[str, int] = {}
         for table, names in columns.items():

@@ -8,6 +8,7 @@ from evalkit.errors import EvalkitError
 from evalkit.store.base import now
 
 TARGETS = ("project", "code", "source", "excerpt")
+KINDS = ("note", "recommendation")
 LISTING = {"code": "codebook show", "source": "sources", "excerpt": "excerpts"}
 
 
@@ -20,6 +21,7 @@ class MemosMixin:
         on: str = "project",
         target: str | None = None,
         author: str,
+        kind: str = "note",
     ) -> int:
         """Write a memo (inside a transaction); returns its ID.
 
@@ -30,6 +32,8 @@ class MemosMixin:
         """
         if on not in TARGETS:
             raise EvalkitError(f"a memo is on one of {', '.join(TARGETS)}; got '{on}'")
+        if kind not in KINDS:
+            raise EvalkitError(f"a memo's kind is one of {', '.join(KINDS)}; got '{kind}'")
         if not title.strip():
             raise EvalkitError("a memo needs a title", hint="Pass --title TEXT")
         if on == "project":
@@ -50,21 +54,31 @@ class MemosMixin:
                     hint=f"Check the {on} name; 'evalkit {LISTING[on]}' lists them",
                 )
         memo_id = self._write(
-            "INSERT INTO memos (target_kind, target, title, body, author, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (on, target, title.strip(), body, author, now()),
+            "INSERT INTO memos (target_kind, target, title, body, author, created_at, kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (on, target, title.strip(), body, author, now(), kind),
         ).lastrowid
-        self.log("memo.add", "memo", str(memo_id), {"on": on, "target": target, "title": title})
+        self.log(
+            "memo.add",
+            "memo",
+            str(memo_id),
+            {"on": on, "target": target, "title": title, "kind": kind},
+        )
         return memo_id
 
-    def memos_df(self, *, on: str | None = None, target: str | None = None) -> pd.DataFrame:
+    def memos_df(
+        self, *, on: str | None = None, target: str | None = None, kind: str | None = None
+    ) -> pd.DataFrame:
         """Memos, oldest first: ``memo_id, target_kind, target, title, body, author,
-        created_at``."""
+        created_at, kind`` (``note`` or ``recommendation``)."""
         sql = (
             "SELECT id AS memo_id, target_kind AS target_kind, target, title, body, author,"
-            " created_at FROM memos"
+            " created_at, kind FROM memos"
         )
         where, params = [], []
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
         if on:
             where.append("target_kind = ?")
             params.append(on)

@@ -216,6 +216,27 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, version, text_hash)
     ) WITHOUT ROWID;
     """,
+    # 9: rapid-appraisal (RQA) matrix cells, one per source and domain: the machine's
+    # draft summary with the excerpt spans it came from, and a person's edited summary
+    # with who and when (a person's edit is a decision: tracked, audited, undoable).
+    # Memos gain a kind, so the team can mark the ones that are recommendations.
+    """
+    CREATE TABLE rqa_cells (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source_id TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        domain TEXT NOT NULL,
+        draft TEXT NOT NULL DEFAULT '',
+        evidence TEXT NOT NULL DEFAULT '[]',
+        drafted_at TEXT,
+        drafted_by TEXT,
+        summary TEXT,
+        edited_at TEXT,
+        edited_by TEXT
+    );
+    CREATE UNIQUE INDEX rqa_cells_unique ON rqa_cells (source_id, domain);
+    ALTER TABLE memos ADD COLUMN kind TEXT NOT NULL DEFAULT 'note'
+        CHECK (kind IN ('note', 'recommendation'));
+    """,
 ]
 
 # Tables whose rows undo can restore: everything but the audit log and the history itself.
@@ -230,5 +251,6 @@ TRACKED_TABLES: tuple[str, ...] = (
     "packets",
     "reviews",
     "memos",
+    "rqa_cells",
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -153,6 +153,7 @@ class SourcesMixin:
         self.connection.execute("PRAGMA defer_foreign_keys = ON")
         self._write("UPDATE sources SET id = ? WHERE id = ?", (new, old))
         self._write("UPDATE excerpts SET source_id = ? WHERE source_id = ?", (new, old))
+        self._write("UPDATE rqa_cells SET source_id = ? WHERE source_id = ?", (new, old))
         self.log("source.rename", "source", new, {"excerpts_follow": True})
 
     def _move_excerpt_work(self, renames: dict[str, str], new_ids: set[str]) -> dict[str, str]:
