@@ -27,6 +27,7 @@ STAGES = (
     "evalkit.interop",
     "evalkit.codings",
     "evalkit.search",
+    "evalkit.summarize",
     "evalkit.analysis",
     "evalkit.report",
     "evalkit.cab",
@@ -44,6 +45,7 @@ PURE = (
     "evalkit.coding.rules",
     "evalkit.coding.suggester",
     "evalkit.codebook.refi",
+    "evalkit.summarize",
     "evalkit.util",
 )
 
